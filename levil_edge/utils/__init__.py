@@ -1,0 +1,1 @@
+"""Small helpers shared by the library (no torch imports here)."""

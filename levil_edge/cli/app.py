@@ -7,7 +7,6 @@ import os
 import sys
 from typing import Annotated, Optional, Sequence
 
-import click
 import typer
 
 from levil_edge import __version__
@@ -19,6 +18,14 @@ labels, and ship it to an NVIDIA Jetson.
 Pipeline: caption -> vocab -> distill -> finetune --labels -> export --int8 -> bench / predict.
 Start with `levil-edge demo --quick` (built-in data, no downloads) or `levil-edge doctor`.
 """
+
+try:  # typer >= 0.20 vendors click as typer._click; older typer uses click itself
+    from typer._click import exceptions as _click_exc  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    from click import exceptions as _click_exc
+
+_EXIT = (typer.Exit,) + ((_click_exc.Exit,) if hasattr(_click_exc, "Exit") else ())
+
 
 app = typer.Typer(
     name="levil-edge",
@@ -79,12 +86,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         rv = app(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="levil-edge")
         return int(rv) if isinstance(rv, int) else 0
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("Aborted.", err=True)
         return 130
-    except click.ClickException as exc:
+    except _click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
     except UsageError as exc:

@@ -1,5 +1,121 @@
-"""Placeholder: replaced by the module's owner."""
+"""`levil-edge caption`: describe every video of a dataset with a VLM -> captions.jsonl."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from levil_edge.cli.common import (
+    DecoderOpt,
+    DeviceOpt,
+    JsonOpt,
+    RootOpt,
+    TrustRemoteCodeOpt,
+    console,
+    err_console,
+    kv_table,
+    print_json,
+)
+
+# kept in sync with levil_edge.captioning.base (not imported here: --help must not load torch)
+_DEFAULT_PROMPT = (
+    "Describe the scene, the objects, and the activity taking place in the video "
+    "briefly in one or two complete sentences."
+)
 
 
-def register(app) -> None:  # noqa: D103
-    pass
+class DType(str, enum.Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+SpecArg = Annotated[str, typer.Argument(help="Dataset spec: a folder of videos, a class-folder tree, a list or CSV file.")]
+CaptionerOpt = Annotated[
+    str,
+    typer.Option("--captioner", "-m", help="VLM id or local folder: HuggingFaceTB/SmolVLM2-256M-Video-Instruct "
+                 "(-500M-, -2.2B-), Qwen/Qwen2.5-VL-3B-Instruct (needs torchvision) ..."),
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="captions.jsonl to write or resume.")]
+PromptOpt = Annotated[str, typer.Option("--prompt", help="Instruction given after the frames (LEViL's by default).")]
+FramesOpt = Annotated[int, typer.Option("--frames", help="Frames sampled uniformly over each video.")]
+FrameSizeOpt = Annotated[
+    Optional[int], typer.Option("--frame-size", help="Decode frames at this short side (default: the captioner's input size).")
+]
+MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest caption, in tokens (greedy decoding).")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Videos per generate() call.")]
+ShardOpt = Annotated[
+    Optional[str], typer.Option("--shard", help="i/n: caption every n-th video from the i-th (0-based), e.g. 0/4.")
+]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Caption at most this many new videos (a quick look).")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Weights dtype: auto = bf16/fp16 on GPU, fp32 on CPU.")]
+
+
+def caption(
+    spec: SpecArg,
+    captioner: CaptionerOpt,
+    out: OutOpt = Path("captions.jsonl"),
+    prompt: PromptOpt = _DEFAULT_PROMPT,
+    frames: FramesOpt = 8,
+    frame_size: FrameSizeOpt = None,
+    max_new_tokens: MaxTokensOpt = 64,
+    batch_size: BatchOpt = 1,
+    shard: ShardOpt = None,
+    limit: LimitOpt = None,
+    decoder: DecoderOpt = "auto",
+    device: DeviceOpt = "auto",
+    dtype: DTypeOpt = DType.auto,
+    root: RootOpt = None,
+    trust_remote_code: TrustRemoteCodeOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Caption videos with a VLM (SmolVLM2, Qwen-VL) into captions.jsonl.
+
+    One JSON line per video, {"path", "caption", "model", "prompt", "frames"}, from uniformly
+    sampled frames with greedy decoding. Re-running skips videos already in --out; bad videos are
+    reported and skipped.
+
+    Example: levil-edge caption videos/ --captioner HuggingFaceTB/SmolVLM2-256M-Video-Instruct --out captions.jsonl
+    """
+    from levil_edge.captioning import caption_dataset, parse_shard
+
+    report = caption_dataset(
+        spec, captioner, out, root=root, device=device, dtype=getattr(dtype, "value", dtype),
+        trust_remote_code=trust_remote_code, prompt=prompt, frames=frames, frame_size=frame_size,
+        max_new_tokens=max_new_tokens, batch_size=batch_size, shard=parse_shard(shard),
+        decoder=getattr(decoder, "value", decoder), limit=limit,
+    )
+    if json_out:
+        print_json(report.to_dict())
+        return
+    _print_report(report, shard)
+
+
+def _print_report(report, shard: str | None) -> None:
+    from rich.markup import escape
+
+    for path, error in report.failures[:10]:
+        msg = error if path in error else f"{path}: {error}"
+        err_console.print(f"[yellow]skipped[/] {escape(msg)}", highlight=False)
+    if report.failed > 10:
+        err_console.print(f"... and {report.failed - 10} more in {report.errors_file}")
+    rows = {
+        "model": report.model,
+        "videos in dataset": report.videos,
+        f"in shard {shard}" if shard else "to caption": report.in_shard,
+        "already captioned (skipped)": report.already_done,
+        "captioned now": report.captioned,
+        "empty captions": report.empty,
+        "failed (bad videos)": f"{report.failed} -> {report.errors_file}" if report.failed else 0,
+        "throughput": f"{report.videos_per_s:.2f} videos/s" if report.captioned else "-",
+        "output": report.out,
+    }
+    console.print(kv_table("captioning", rows))
+
+
+def register(app) -> None:
+    app.command("caption")(caption)

@@ -1,5 +1,207 @@
-"""Placeholder: replaced by the module's owner."""
+"""``levil-edge distill`` and ``levil-edge finetune``: thin wrappers over levil_edge.train."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from levil_edge.cli.common import (
+    DecoderOpt,
+    Decoder,
+    DeviceOpt,
+    JsonOpt,
+    RootOpt,
+    SeedOpt,
+    TrustRemoteCodeOpt,
+    console,
+    fmt_pct,
+    kv_table,
+    print_json,
+)
 
 
-def register(app) -> None:  # noqa: D103
-    pass
+class Amp(str, enum.Enum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    none = "none"
+
+
+OutOpt = Annotated[Path, typer.Option("--out", help="Run folder (config, metrics.jsonl, last/ and best/ checkpoints).")]
+StudentOpt = Annotated[str, typer.Option("--student", help="Student model (see `levil-edge models`).")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (distill: 100, finetune: 20, as in LEViL).")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Clips per step per process (finetune: labeled + unlabeled).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="AdamW learning rate (LEViL: 1e-4).")]
+WdOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay (ours: 0.05).")]
+WarmupOpt = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-up length in epochs, then cosine decay.")]
+ClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm; 0 disables.")]
+AmpOpt = Annotated[Amp, typer.Option("--amp", help="Mixed precision: auto = bf16 on CUDA, none on CPU.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading worker processes (0 = in the main process).")]
+SizeOpt = Annotated[int, typer.Option("--size", help="Crop size: 112 for edge students, 224 = paper setting.")]
+FramesOpt = Annotated[int, typer.Option("--frames", help="Frames per clip (LEViL: 8).")]
+StrideOpt = Annotated[int, typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL).")]
+SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
+StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last/ checkpoint.")]
+TbOpt = Annotated[bool, typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")]
+LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Write a metrics.jsonl line every N steps.")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder (default: <out>/teacher_cache).")]
+TeacherBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
+
+
+def _common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip, amp, workers, seed, device,
+            frames, stride, size, decoder, root, log_every, save_every, stop_after, resume, tensorboard,
+            trust_remote_code, teacher_batch_size, cache) -> dict:
+    d = dict(out=str(out), student=student, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+             warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp.value, workers=workers, seed=seed,
+             device=device, frames=frames, stride=stride, size=size, decoder=decoder.value, root=root,
+             log_every=log_every, save_every=save_every, stop_after=stop_after, resume=resume,
+             tensorboard=tensorboard, trust_remote_code=trust_remote_code,
+             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None)
+    if epochs is not None:
+        d["epochs"] = epochs
+    return d
+
+
+def _show(result: dict, title: str, as_json: bool) -> None:
+    if result.get("rank", 0) != 0:
+        return  # torchrun: only rank 0 reports
+    if as_json:
+        print_json(result)
+        return
+    rows = {
+        "run": result["run"],
+        "steps / epochs": f"{result['steps']} / {result['epochs']}" + (" (stopped early)" if result["stopped_early"] else ""),
+        "final train loss": None if result["final_loss"] is None else f"{result['final_loss']:.4f}",
+        "best epoch": result["best_epoch"],
+        "best val top-1": fmt_pct(result.get("best_val_top1")),
+        "clips/s": None if result["clips_per_s"] is None else f"{result['clips_per_s']:.1f}",
+        "data wait": fmt_pct(result["data_wait_frac"]),
+        "checkpoint": result["checkpoint"],
+        "skipped videos": len(result["bad_videos"]),
+        "time": f"{result['elapsed_s']:.0f} s",
+    }
+    for key in ("num_labeled", "num_unlabeled", "num_videos", "num_classes", "teacher", "init"):
+        if key in result:
+            rows[key.replace("_", " ")] = result[key]
+    console.print(kv_table(title, rows))
+    if result["bad_videos"]:
+        console.print(f"[yellow]{len(result['bad_videos'])} videos could not be decoded and were skipped[/], e.g. "
+                      + ", ".join(result["bad_videos"][:3]))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("distill")
+    def distill_cmd(
+        videos: Annotated[str, typer.Option("--videos", help="Unlabeled videos: a folder, list file or CSV (labels ignored).")],
+        vocab: Annotated[Path, typer.Option("--vocab", exists=True, dir_okay=False, help="Pseudo-label vocabulary, one per line (`levil-edge vocab`).")],
+        teacher: Annotated[str, typer.Option("--teacher", help="Frozen teacher: a local Hugging Face model folder or id.")],
+        out: OutOpt,
+        student: StudentOpt = "r3d_18",
+        feature_weight: Annotated[float, typer.Option("--feature-weight", help="FD-VLM: weight of the embedding MSE to the teacher (0 = off).")] = 0.0,
+        tau: Annotated[float, typer.Option("--tau", help="Teacher softmax temperature (LEViL: 1/50).")] = 0.02,
+        template: Annotated[str, typer.Option("--template", help="Prompt around each pseudo-label.")] = "{}",
+        epochs: EpochsOpt = None,
+        batch_size: BatchOpt = 16,
+        lr: LrOpt = 1e-4,
+        weight_decay: WdOpt = 0.05,
+        warmup_epochs: WarmupOpt = 1.0,
+        grad_clip: ClipOpt = 1.0,
+        amp: AmpOpt = Amp.auto,
+        workers: WorkersOpt = 4,
+        seed: SeedOpt = 0,
+        device: DeviceOpt = "auto",
+        frames: FramesOpt = 8,
+        stride: StrideOpt = 1,
+        size: SizeOpt = 112,
+        decoder: DecoderOpt = Decoder.auto,
+        root: RootOpt = None,
+        cache: CacheOpt = None,
+        teacher_batch_size: TeacherBatchOpt = 8,
+        log_every: LogEveryOpt = 10,
+        save_every: SaveEveryOpt = 0,
+        stop_after: StopAfterOpt = None,
+        resume: ResumeOpt = False,
+        tensorboard: TbOpt = False,
+        trust_remote_code: TrustRemoteCodeOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Annotation-free pretraining: distil the teacher's soft targets over the pseudo-labels into a student.
+
+        Example: levil-edge distill --videos clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
+        """
+        from levil_edge.train import DistillOptions, distill
+
+        opts = DistillOptions(videos=videos, vocab=str(vocab), teacher=teacher, feature_weight=feature_weight,
+                              tau=tau, template=template,
+                              **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
+                                        amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
+                                        save_every, stop_after, resume, tensorboard, trust_remote_code,
+                                        teacher_batch_size, cache))
+        _show(distill(opts), "distill", as_json)
+
+    @app.command("finetune")
+    def finetune_cmd(
+        labels: Annotated[Path, typer.Option("--labels", exists=True, dir_okay=False, help="labels.txt: the target classes, one per line.")],
+        train: Annotated[str, typer.Option("--train", help="Labeled training videos (class folders, list file, CSV, split file).")],
+        out: OutOpt,
+        label_ratio: Annotated[Optional[float], typer.Option("--label-ratio", help="Keep labels for this stratified fraction of --train; the rest is the unlabeled pool.")] = None,
+        labels_per_class: Annotated[Optional[int], typer.Option("--labels-per-class", help="Keep labels for N videos per class instead.")] = None,
+        unlabeled: Annotated[Optional[str], typer.Option("--unlabeled", help="Unlabeled pool (default: the rest of --train).")] = None,
+        val: Annotated[Optional[str], typer.Option("--val", help="Validation videos: evaluated each epoch, picks best/.")] = None,
+        val_clips: Annotated[int, typer.Option("--val-clips", help="Clips per validation video.")] = 3,
+        init: Annotated[Optional[str], typer.Option("--init", help="A distill run folder, a checkpoint, a torchvision .pth, or nothing (from scratch).")] = None,
+        teacher: Annotated[Optional[str], typer.Option("--teacher", help="Teacher for zero-shot soft targets on unlabeled clips.")] = None,
+        no_teacher: Annotated[bool, typer.Option("--no-teacher", help="Plain supervised training on the labeled clips.")] = False,
+        student: StudentOpt = "r3d_18",
+        template: Annotated[str, typer.Option("--template", help="Class prompt for the teacher.")] = "a video of a person {}.",
+        tau: Annotated[float, typer.Option("--tau", help="Teacher softmax temperature (LEViL: 1/50).")] = 0.02,
+        ce_weight: Annotated[float, typer.Option("--ce-weight", help="Weight of CE on labeled clips.")] = 0.5,
+        soft_weight: Annotated[float, typer.Option("--soft-weight", help="Weight of soft-CE to the teacher on unlabeled clips.")] = 0.5,
+        pseudo_threshold: Annotated[Optional[float], typer.Option("--pseudo-threshold", help="FD-VLM: hard CE on unlabeled clips whose teacher confidence exceeds this (e.g. 0.4).")] = None,
+        pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="Weight of the pseudo-label CE.")] = 1.0,
+        unlabeled_fraction: Annotated[float, typer.Option("--unlabeled-fraction", help="Share of each batch taken from the unlabeled pool (paper: 40 + 40 = 0.5).")] = 0.5,
+        epochs: EpochsOpt = None,
+        batch_size: BatchOpt = 16,
+        lr: LrOpt = 1e-4,
+        weight_decay: WdOpt = 0.05,
+        warmup_epochs: WarmupOpt = 1.0,
+        grad_clip: ClipOpt = 1.0,
+        amp: AmpOpt = Amp.auto,
+        workers: WorkersOpt = 4,
+        seed: SeedOpt = 0,
+        device: DeviceOpt = "auto",
+        frames: FramesOpt = 8,
+        stride: StrideOpt = 1,
+        size: SizeOpt = 112,
+        decoder: DecoderOpt = Decoder.auto,
+        root: RootOpt = None,
+        cache: CacheOpt = None,
+        teacher_batch_size: TeacherBatchOpt = 8,
+        log_every: LogEveryOpt = 10,
+        save_every: SaveEveryOpt = 0,
+        stop_after: StopAfterOpt = None,
+        resume: ResumeOpt = False,
+        tensorboard: TbOpt = False,
+        trust_remote_code: TrustRemoteCodeOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Target-label-set-aware fine-tuning: CE on few labels + the teacher's zero-shot soft targets on unlabeled clips.
+
+        Example: levil-edge finetune --labels labels.txt --train ucf/:1:train --label-ratio 0.05 --init runs/zsd --teacher ./clip-b32 --out runs/zsd-ft
+        """
+        from levil_edge.train import FinetuneOptions, finetune
+
+        opts = FinetuneOptions(labels=str(labels), train=train, label_ratio=label_ratio,
+                               labels_per_class=labels_per_class, unlabeled=unlabeled, val=val, val_clips=val_clips,
+                               init=init, teacher=teacher, no_teacher=no_teacher, template=template, tau=tau,
+                               ce_weight=ce_weight, soft_weight=soft_weight, pseudo_threshold=pseudo_threshold,
+                               pseudo_weight=pseudo_weight, unlabeled_fraction=unlabeled_fraction,
+                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
+                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
+                                         save_every, stop_after, resume, tensorboard, trust_remote_code,
+                                         teacher_batch_size, cache))
+        _show(finetune(opts), "finetune", as_json)

@@ -1,0 +1,119 @@
+"""The captioner interface and what all backends share: defaults, device/dtype choice, loading
+a model folder's small JSON files, and the one factory ``load_captioner``."""
+
+from __future__ import annotations
+
+import abc
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from levil_edge.errors import TeacherError, UsageError
+from levil_edge.utils.extras import require
+
+# LEViL's captioning prompt and frame count (METHOD.md section 1)
+DEFAULT_PROMPT = (
+    "Describe the scene, the objects, and the activity taking place in the video "
+    "briefly in one or two complete sentences."
+)
+DEFAULT_FRAMES = 8
+DEFAULT_MAX_NEW_TOKENS = 64
+DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+
+class Captioner(abc.ABC):
+    """A frozen VLM that turns uniformly sampled frames into one caption per video."""
+
+    id: str  # model id or path, written into every caption record
+    frame_size: int | None = None  # decode frames at this short side (None: native)
+    wants_timing: bool = False  # caption() takes metas=[{fps, total_num_frames, frames_indices}]
+
+    @abc.abstractmethod
+    def caption(self, videos: Sequence[np.ndarray], prompt: str = DEFAULT_PROMPT,
+                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[str]:
+        """videos: each uint8 (N, H, W, 3) -> one caption per video (greedy decoding)."""
+
+
+def resolve_device(device: str = "auto") -> str:
+    torch = require("torch", what="captioning")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device} asked for, but torch sees no CUDA GPU; use --device cpu")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    """'auto' -> bf16 on a CUDA GPU that supports it, fp16 on other GPUs, fp32 on CPU."""
+    torch = require("torch", what="captioning")
+    if dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    if dtype == "auto":
+        if not device.startswith("cuda"):
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+
+
+def read_model_json(model: str, filename: str) -> dict | None:
+    """A small JSON file of a local folder or a Hub repo (cache / HF_HUB_OFFLINE respected); None if absent."""
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(model, filename, _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+    except (OSError, ValueError):
+        return None
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_model_text(model: str, filename: str) -> str | None:
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(model, filename, _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+    except (OSError, ValueError):
+        return None
+    return None if path is None else Path(path).read_text(encoding="utf-8")
+
+
+def load_model_config(model: str, trust_remote_code: bool = False):
+    transformers = require("transformers", what="captioning")
+    try:
+        return transformers.AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise TeacherError(
+            f"cannot load captioner {model!r} ({first[:160]}): pass a local model folder or a Hugging Face id "
+            "that is downloaded (offline: HF_HUB_OFFLINE=1 needs it in the cache)"
+        ) from exc
+
+
+# model_type -> backend; SmolVLM v1 checkpoints are model_type idefics3
+SMOLVLM_TYPES = ("smolvlm", "idefics3")
+QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+
+def load_captioner(model: str, device: str = "auto", dtype: str = "auto",
+                   trust_remote_code: bool = False) -> Captioner:
+    """A Captioner for a Hugging Face id or local folder, picked by its config's model_type."""
+    config = load_model_config(model, trust_remote_code)
+    kind = getattr(config, "model_type", "")
+    if kind in SMOLVLM_TYPES:
+        from levil_edge.captioning.smolvlm import SmolVLMCaptioner
+
+        return SmolVLMCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    if kind in QWEN_TYPES:
+        from levil_edge.captioning.qwen import QwenVLCaptioner
+
+        return QwenVLCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    raise TeacherError(
+        f"{model!r} is a {kind or 'unknown'} model; captioners supported: SmolVLM/SmolVLM2 "
+        f"({', '.join(SMOLVLM_TYPES)}) and Qwen2-VL/Qwen2.5-VL/Qwen3-VL ({', '.join(QWEN_TYPES)})"
+    )

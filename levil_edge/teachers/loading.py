@@ -1,0 +1,200 @@
+"""``load_teacher``: a Hugging Face model id or local folder -> a ``Teacher``.
+
+Dispatch is on the config's ``model_type``. Nothing is downloaded unless the id is not cached
+and the network is reachable (``HF_HUB_OFFLINE=1`` forbids it); remote code runs only with
+``trust_remote_code=True``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from levil_edge.errors import TeacherError, UsageError
+from levil_edge.utils.extras import require
+
+# model_type -> (transformers model class, teacher class path)
+_BACKENDS = {
+    "clip": ("CLIPModel", "levil_edge.teachers.clip:CLIPTeacher"),
+    "metaclip_2": ("MetaClip2Model", "levil_edge.teachers.clip:CLIPTeacher"),
+    "siglip": ("SiglipModel", "levil_edge.teachers.siglip:SiglipTeacher"),
+    "siglip2": ("Siglip2Model", "levil_edge.teachers.siglip:SiglipTeacher"),
+    "xclip": ("XCLIPModel", "levil_edge.teachers.xclip:XCLIPTeacher"),
+}
+_DTYPES = {
+    "float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16", "half": "float16",
+    "bfloat16": "bfloat16", "bf16": "bfloat16",
+}  # fmt: skip
+
+DEFAULT_BATCH_SIZE = 8
+
+
+def supported_model_types() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def resolve_device(device: str = "auto"):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TeacherError(f"device {device!r} asked for but CUDA is not available here: use --device cpu")
+    return dev
+
+
+def resolve_dtype(dtype, device):
+    """None -> float16 on CUDA, float32 on CPU (CPU half-precision matmuls are slow or missing)."""
+    import torch
+
+    if dtype is None:
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = _DTYPES.get(str(dtype).lower())
+    if name is None:
+        raise UsageError(f"unknown dtype {dtype!r}: use float32, float16 or bfloat16")
+    return getattr(torch, name)
+
+
+def load_teacher(
+    model_id_or_path: str | os.PathLike,
+    *,
+    device: str = "auto",
+    dtype=None,
+    trust_remote_code: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    num_frames: int | None = None,
+    revision: str | None = None,
+    adapter: str | os.PathLike | None = None,
+):
+    """Load a frozen teacher.
+
+    ``num_frames``: frames per video (default 8; X-CLIP's is fixed by its config).
+    ``adapter``: a Co-Settle adapter folder (``levil-edge adapt``); attached through
+    ``levil_edge.adapt.attach_adapter(teacher, adapter)`` when that module provides it."""
+    require("torch", what="teachers")
+    transformers = require("transformers", what="teachers")
+    source = str(model_id_or_path)
+    config = _load_config(transformers, source, revision, trust_remote_code)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in _BACKENDS:
+        raise TeacherError(
+            f"{source} is a {model_type!r} model; supported teachers: {', '.join(supported_model_types())} "
+            "(CLIP, MetaCLIP-2, SigLIP, SigLIP 2, X-CLIP)"
+        )
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    model_cls_name, teacher_path = _BACKENDS[model_type]
+    kw = dict(revision=revision, trust_remote_code=trust_remote_code)
+    try:
+        model = getattr(transformers, model_cls_name).from_pretrained(source, dtype=torch_dtype, **kw).to(dev)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kw)
+        processor = _image_processor(transformers, source, model_type, kw)
+    except (OSError, ValueError) as exc:
+        raise TeacherError(f"cannot load teacher {source}: {_short(exc)}") from exc
+    frames = _num_frames(config, model_type, num_frames)
+    teacher_cls = _import(teacher_path)
+    teacher = teacher_cls(
+        model,
+        tokenizer,
+        processor,
+        id=teacher_id(source, config, torch_dtype),
+        num_frames=frames,
+        batch_size=batch_size,
+        device=dev,
+        dtype=torch_dtype,
+    )
+    if adapter is not None:
+        _attach_adapter(teacher, adapter)
+    return teacher
+
+
+def _load_config(transformers, source: str, revision, trust_remote_code: bool):
+    path = Path(source).expanduser()
+    looks_local = path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
+    if looks_local and not (path / "config.json").is_file():
+        raise TeacherError(
+            f"no model at {source}: pass a Hugging Face model id (needs network/cache) or a local folder with config.json"
+        )
+    try:
+        return transformers.AutoConfig.from_pretrained(
+            str(path) if looks_local else source, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        raise TeacherError(
+            f"no model at {source}: pass a Hugging Face model id (needs network/cache) or a local folder "
+            f"with config.json ({_short(exc)})"
+        ) from exc
+
+
+def _image_processor(transformers, source: str, model_type: str, kw: dict):
+    """The pillow image processor (torchvision is not needed). X-CLIP repos name a VideoMAE
+    *video* processor, which needs torchvision; X-CLIP frames are plain CLIP images, so its
+    size/crop/mean/std are read into a ``CLIPImageProcessorPil`` instead."""
+    proc = transformers.AutoImageProcessor.from_pretrained(source, backend="pil", **kw)
+    if model_type == "xclip" and not type(proc).__name__.startswith("CLIPImageProcessor"):
+        size = getattr(proc, "size", None) or {"shortest_edge": 224}
+        if isinstance(size, int):
+            size = {"shortest_edge": size}
+        crop = getattr(proc, "crop_size", None) or {"height": 224, "width": 224}
+        proc = transformers.CLIPImageProcessorPil(
+            size=dict(size), crop_size=dict(crop), image_mean=proc.image_mean, image_std=proc.image_std
+        )
+    return proc
+
+
+def _num_frames(config, model_type: str, num_frames: int | None) -> int:
+    if model_type == "xclip":
+        native = int(config.vision_config.num_frames)
+        if num_frames is not None and num_frames != native:
+            raise TeacherError(f"this X-CLIP model takes exactly {native} frames per video; drop --frames or pass {native}")
+        return native
+    if num_frames is not None and num_frames < 1:
+        raise UsageError(f"num_frames must be >= 1, got {num_frames}")
+    return int(num_frames or 8)
+
+
+def teacher_id(source: str, config, dtype) -> str:
+    """Stable across machines: hub id + commit, or folder name + hash of the weight files."""
+    dtype_name = str(dtype).replace("torch.", "")
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return f"{path.resolve().name}@{weights_hash(path)}/{dtype_name}"
+    commit = getattr(config, "_commit_hash", None) or "unknown"
+    return f"{source}@{commit[:12]}/{dtype_name}"
+
+
+def weights_hash(folder: Path, chunk: int = 1 << 20) -> str:
+    """sha256 over the weight files' names and bytes (a ViT-B/32 takes about a second)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".pth"))
+    for p in files:
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    return h.hexdigest()[:12]
+
+
+def _attach_adapter(teacher, adapter) -> None:
+    try:
+        from levil_edge.adapt import attach_adapter  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise TeacherError(f"cannot use adapter {adapter}: this install has no levil_edge.adapt.attach_adapter") from exc
+    attach_adapter(teacher, adapter)
+
+
+def _import(path: str):
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,105 @@
+"""Pieces shared by distill() and finetune(): process setup, run folder, loaders, the trainer call
+and the summary."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from levil_edge.config import KINETICS_MEAN, KINETICS_STD
+from levil_edge.errors import UsageError
+from levil_edge.train.config import TrainOptions
+from levil_edge.train.ddp import DistInfo, barrier, init_distributed
+from levil_edge.train.run import RunFolder
+
+
+def check_options(opts: TrainOptions) -> None:
+    """Contradictory or impossible options fail before any work starts."""
+    for name in ("epochs", "batch_size", "frames", "stride", "size", "log_every"):
+        if getattr(opts, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(opts, name)})")
+    if opts.lr <= 0:
+        raise UsageError(f"--lr must be positive (got {opts.lr})")
+    if opts.workers < 0 or opts.save_every < 0 or opts.grad_clip < 0 or opts.weight_decay < 0 or opts.warmup_epochs < 0:
+        raise UsageError("--workers, --save-every, --grad-clip, --weight-decay and --warmup-epochs must be >= 0")
+    if opts.stop_after is not None and opts.stop_after < 1:
+        raise UsageError(f"--stop-after must be >= 1 (got {opts.stop_after})")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(opts: TrainOptions) -> tuple[DistInfo, RunFolder]:
+    """Join torchrun's process group (if any), seed, and prepare the run folder on rank 0."""
+    check_options(opts)
+    dist = init_distributed(opts.device)
+    seed_everything(opts.seed)
+    run = RunFolder(opts.out)
+    if dist.is_main:
+        config = {**opts.to_dict(), "world_size": dist.world_size, "device_resolved": str(dist.device)}
+        if opts.resume:
+            _check_resume_config(run, config)
+        run.prepare(config, resume=opts.resume)
+    barrier(dist)
+    return dist, run
+
+
+# Options that may differ on --resume (the rest must match, or the run would not be "the same").
+_RESUME_FREE = {"resume", "stop_after", "workers", "tensorboard", "log_every", "device", "decoder", "teacher_batch_size",
+                "device_resolved", "root", "cache"}
+
+
+def _check_resume_config(run: RunFolder, config: dict[str, Any]) -> None:
+    if not run.config_path.is_file():
+        return
+    old = run.load_config()
+    changed = sorted(k for k in config if k not in _RESUME_FREE and k in old and old[k] != config[k])
+    if changed:
+        diff = ", ".join(f"{k}: {old[k]!r} -> {config[k]!r}" for k in changed[:4])
+        raise UsageError(f"--resume with different options ({diff}): use the run's options (see {run.config_path})")
+
+
+def build_loader(sources, opts: TrainOptions, dist: DistInfo, main_pool: int, main_per_batch: int, num_views: int,
+                 mean: Sequence[float] = KINETICS_MEAN, std: Sequence[float] = KINETICS_STD):
+    """A DataLoader over ``sources`` whose epoch is one pass over the main pool."""
+    from levil_edge.train.data import ClipSettings, MixedBatchSampler, TrainClips, make_loader, steps_per_epoch
+
+    settings = ClipSettings(frames=opts.frames, stride=opts.stride, size=opts.size, mean=tuple(mean),
+                            std=tuple(std), num_views=num_views, decoder=opts.decoder, seed=opts.seed)
+    steps = steps_per_epoch(main_pool, main_per_batch, dist.world_size)
+    sampler = MixedBatchSampler([len(s.items) for s in sources], [s.per_batch for s in sources], steps,
+                                seed=opts.seed, rank=dist.rank, world_size=dist.world_size)
+    return make_loader(TrainClips(list(sources), settings), sampler, opts.workers, pin_memory=dist.device.type == "cuda")
+
+
+def optim_config(opts: TrainOptions):
+    from levil_edge.train.loop import OptimConfig
+
+    return OptimConfig(epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_epochs=opts.warmup_epochs,
+                       grad_clip=opts.grad_clip, amp=opts.amp, log_every=opts.log_every, save_every=opts.save_every,
+                       stop_after=opts.stop_after)
+
+
+def keep_valid(items: Sequence[Any], valid: np.ndarray) -> tuple[list[Any], list[int]]:
+    """Items whose teacher targets exist, and their rows in the target table."""
+    rows = [i for i, ok in enumerate(valid) if ok]
+    return [items[i] for i in rows], rows
+
+
+def finish(result: dict[str, Any], run: RunFolder, dist: DistInfo) -> dict[str, Any]:
+    from levil_edge.train.ddp import cleanup
+    from levil_edge.utils.io import atomic_write_json
+
+    result["rank"] = dist.rank
+    result["world_size"] = dist.world_size
+    if dist.is_main:
+        atomic_write_json(Path(run.path) / "summary.json", result)
+    cleanup(dist)
+    return result

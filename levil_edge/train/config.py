@@ -1,0 +1,76 @@
+"""Option dataclasses of ``distill`` and ``finetune`` (the CLI fills them; Python callers may too).
+Their ``asdict`` is the resolved ``config.json`` of a run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+from levil_edge.train.losses import DEFAULT_TAU
+
+
+@dataclass(kw_only=True)
+class TrainOptions:
+    out: str
+    student: str = "r3d_18"
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-4  # LEViL
+    weight_decay: float = 0.05  # ours
+    warmup_epochs: float = 1.0  # ours: linear warm-up, then cosine
+    grad_clip: float = 1.0
+    amp: str = "auto"  # auto | bf16 | fp16 | none (auto = bf16 on CUDA, none on CPU)
+    workers: int = 4
+    seed: int = 0
+    device: str = "auto"
+    frames: int = 8  # one random clip of 8 consecutive frames (LEViL)
+    stride: int = 1  # consecutive frames
+    size: int = 112  # edge default; 224 = paper setting
+    decoder: str = "auto"
+    root: Optional[str] = None
+    log_every: int = 10
+    save_every: int = 0
+    stop_after: Optional[int] = None  # debug: stop with a checkpoint after this many steps
+    resume: bool = False
+    tensorboard: bool = False
+    trust_remote_code: bool = False
+    teacher_batch_size: int = 8
+    dropout: Optional[float] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(kw_only=True)
+class DistillOptions(TrainOptions):
+    videos: str
+    vocab: str
+    teacher: str
+    feature_weight: float = 0.0  # FD-VLM embedding MSE weight; 0 = LEViL ZSD only
+    tau: float = DEFAULT_TAU
+    template: str = "{}"  # prompt for pseudo-labels
+    cache: Optional[str] = None  # teacher target cache folder (default: <out>/teacher_cache)
+    epochs: int = 100  # LEViL
+
+
+@dataclass(kw_only=True)
+class FinetuneOptions(TrainOptions):
+    labels: str
+    train: str
+    label_ratio: Optional[float] = None
+    labels_per_class: Optional[int] = None
+    unlabeled: Optional[str] = None
+    val: Optional[str] = None
+    val_clips: int = 3  # evaluate uses 10; fewer keeps per-epoch validation cheap
+    init: Optional[str] = None  # distill run, checkpoint, torchvision .pth, or None (from scratch)
+    teacher: Optional[str] = None  # None or no_teacher: plain supervised training
+    no_teacher: bool = False
+    template: str = "a video of a person {}."
+    tau: float = DEFAULT_TAU
+    ce_weight: float = 0.5
+    soft_weight: float = 0.5
+    pseudo_threshold: Optional[float] = None  # FD-VLM: e.g. 0.4
+    pseudo_weight: float = 1.0
+    unlabeled_fraction: float = 0.5  # of each batch (paper 40 + 40)
+    cache: Optional[str] = None
+    epochs: int = 20  # LEViL

@@ -1,0 +1,137 @@
+"""distill / finetune through the library: run folder, resume equivalence, NaN guard, bad videos,
+error messages. Tiny everything: x3d_xs, 4 frames of 32 px, 12 generated videos, tiny CLIP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from levil_edge.errors import CacheError, DatasetError, TrainingError, UsageError
+from tests.train_fixtures import train_assets, tiny_distill_options
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    return train_assets(tmp_path_factory)
+
+
+def _weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_distill_run_folder_and_resume_equivalence(assets, tmp_path):
+    from levil_edge.train import distill
+
+    full = distill(tiny_distill_options(assets, tmp_path / "full", feature_weight=0.5))
+    assert full["steps"] == 6 and full["epochs"] == 2 and not full["stopped_early"]
+    run = tmp_path / "full"
+    for name in ("config.json", "metrics.jsonl", "summary.json", "loss_curve.png", "last/model.safetensors",
+                 "last/config.json", "last/trainer_state.pt", "best/model.safetensors"):
+        assert (run / name).is_file(), name
+    cfg = json.loads((run / "last/config.json").read_text())
+    assert cfg["label_kind"] == "pseudo" and cfg["num_classes"] == 5 and cfg["embed_dim"] == 16
+    state = torch.load(run / "last/trainer_state.pt", weights_only=True)  # loadable without pickled code
+    assert state["step"] == 6
+
+    # Stop mid-epoch 1 (after 2 of 3 steps), then resume: same weights as the uninterrupted run.
+    stopped = distill(tiny_distill_options(assets, tmp_path / "resumed", feature_weight=0.5, stop_after=2))
+    assert stopped["stopped_early"] and stopped["steps"] == 2
+    resumed = distill(tiny_distill_options(assets, tmp_path / "resumed", feature_weight=0.5, resume=True))
+    assert resumed["steps"] == 6
+    a, b = _weights(run / "last"), _weights(tmp_path / "resumed/last")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+    steps = [r["step"] for r in map(json.loads, (tmp_path / "resumed/metrics.jsonl").read_text().splitlines())
+             if r["kind"] == "step"]
+    assert steps == list(range(1, 7))  # the log reads like one uninterrupted run
+
+    with pytest.raises(UsageError, match="already holds a run"):
+        distill(tiny_distill_options(assets, tmp_path / "full"))
+    with pytest.raises(UsageError, match="different options"):
+        distill(tiny_distill_options(assets, tmp_path / "full", resume=True, lr=1e-3))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(assets, tmp_path):
+    from levil_edge.train import distill
+    from levil_edge.train.tasks import DistillTask
+
+    real_call = DistillTask.__call__
+
+    def poisoned(self, model, batch):  # the loss turns NaN at the 3rd step
+        out = real_call(self, model, batch)
+        poisoned.calls += 1
+        if poisoned.calls == 3:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    poisoned.calls = 0
+    DistillTask.__call__ = poisoned
+    try:
+        with pytest.raises(TrainingError, match=r"NaN/inf at step 3 .*last good checkpoint"):
+            distill(tiny_distill_options(assets, tmp_path / "nan", save_every=1))
+    finally:
+        DistillTask.__call__ = real_call
+    state = torch.load(tmp_path / "nan/last/trainer_state.pt", weights_only=True)
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in _weights(tmp_path / "nan/last").values())
+
+
+def test_bad_videos_are_skipped_and_listed(assets, tmp_path):
+    from levil_edge.train import distill
+
+    videos = tmp_path / "videos"
+    shutil.copytree(assets.videos, videos)
+    (videos / "move_up" / "broken.mp4").write_text("not a video")
+    result = distill(tiny_distill_options(assets, tmp_path / "bad", videos=str(videos), epochs=1))
+    assert result["num_videos"] == 12
+    assert any(p.endswith("broken.mp4") for p in result["bad_videos"])
+    summary = json.loads((tmp_path / "bad/summary.json").read_text())
+    assert any(p.endswith("broken.mp4") for p in summary["bad_videos"])
+
+
+def test_teacher_with_another_embedding_size_is_refused(assets, tmp_path):
+    from levil_edge.train import distill
+    from tests.teacher_fixtures import make_tiny_siglip
+
+    other = make_tiny_siglip(tmp_path)  # embed dim 32, the shared cache holds dim 16
+    with pytest.raises(CacheError, match=r"dim 16.*dim 32"):
+        distill(tiny_distill_options(assets, tmp_path / "other", teacher=str(other)))
+
+
+def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
+    from levil_edge.train import finetune
+
+    common = dict(train=str(assets.videos), student="x3d_xs", epochs=1, batch_size=4, frames=4, size=32,
+                  workers=0, device="cpu", cache=str(assets.cache))
+    result = finetune(labels=str(assets.labels), out=str(tmp_path / "sup"), labels_per_class=1, no_teacher=True,
+                      val=str(assets.videos), val_clips=1, **common)
+    assert result["num_labeled"] == 3 and result["num_unlabeled"] == 0 and result["init"] == "scratch"
+    assert len((tmp_path / "sup/labeled.txt").read_text().splitlines()) == 3
+    assert result["best_val_top1"] is not None
+    cfg = json.loads((tmp_path / "sup/best/config.json").read_text())
+    assert cfg["labels"] == ["move_left", "move_right", "move_up"] and cfg["label_kind"] == "classes"
+
+    partial = tmp_path / "labels.txt"
+    partial.write_text("move_left\nspin\n")
+    with pytest.raises(DatasetError, match="move_right, move_up"):
+        finetune(labels=str(partial), out=str(tmp_path / "bad"), **common)
+
+
+def test_finetune_from_distill_run_with_teacher_and_pseudo_labels(assets, tmp_path):
+    from levil_edge.train import distill, finetune
+
+    distill(tiny_distill_options(assets, tmp_path / "zsd", epochs=1, feature_weight=1.0))
+    result = finetune(labels=str(assets.labels), train=str(assets.videos), out=str(tmp_path / "ft"),
+                      label_ratio=0.25, init=str(tmp_path / "zsd"), teacher=str(assets.teacher), pseudo_threshold=0.0,
+                      student="x3d_xs", epochs=1, batch_size=4, workers=0, device="cpu", cache=str(assets.cache), log_every=1)
+    assert result["init"].endswith("zsd/best") and result["num_unlabeled"] == 9
+    steps = [json.loads(l) for l in (tmp_path / "ft/metrics.jsonl").read_text().splitlines()]
+    first = next(r for r in steps if r["kind"] == "step")
+    assert {"ce", "soft", "pseudo", "pseudo_frac"} <= first.keys() and first["pseudo_frac"] == 1.0
+    cfg = json.loads((tmp_path / "ft/last/config.json").read_text())
+    assert (cfg["frames"], cfg["size"], cfg["embed_dim"], cfg["num_classes"]) == (4, 32, None, 3)  # geometry of the init

@@ -32,18 +32,19 @@ def aggregate_clip_scores(clip_logits: np.ndarray, how: str = "prob") -> np.ndar
     raise ValueError(f"unknown clip aggregation {how!r}: use 'prob' or 'logits'")
 
 
-def label_index_map(dataset_classes: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
+def label_index_map(dataset_classes: Sequence[str], model_labels: Sequence[str], what: str | None = None) -> np.ndarray:
     """For each dataset class, its index among the model's labels.  -> (len(dataset_classes),)
 
     Raises DatasetError naming the dataset classes the model does not know (the usual cause:
-    a labels file from another dataset, or a pseudo-label checkpoint that was never fine-tuned)."""
+    a labels file from another dataset, or a pseudo-label checkpoint that was never fine-tuned).
+    ``what`` replaces the default message start and hint (e.g. for a training labels file)."""
     index = {name: i for i, name in enumerate(model_labels)}
     unknown = [c for c in dataset_classes if c not in index]
     if unknown:
         shown = ", ".join(unknown[:8]) + (f" ... ({len(unknown)} in all)" if len(unknown) > 8 else "")
         raise DatasetError(
-            f"the dataset has classes the model does not know: {shown}; "
-            "pass the labels file the model was fine-tuned with (--labels) or evaluate on matching data"
+            (what or "the dataset has classes the model does not know: {shown}; pass the labels file the model "
+             "was fine-tuned with (--labels) or evaluate on matching data").format(shown=shown)
         )
     return np.array([index[c] for c in dataset_classes], dtype=np.int64)
 

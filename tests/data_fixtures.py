@@ -37,8 +37,8 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int = 10, faststart: bool = F
 
 
 def make_broken(folder: Path, good: Path) -> dict[str, Path]:
-    """zero-byte, text-as-mp4, truncated (index at end: cannot open), truncated faststart
-    (opens, frames missing at the end)."""
+    """zero-byte, text-as-mp4, truncated (index at end: cannot open) and garbled (opens, no frame
+    decodes) copies of ``good``; see ``truncated_faststart`` for a file that decodes in part."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {
         "zero": folder / "zero.mp4",
@@ -49,6 +49,13 @@ def make_broken(folder: Path, good: Path) -> dict[str, Path]:
     out["text"].write_text("this is not a video\n" * 20)
     data = good.read_bytes()
     out["truncated"].write_bytes(data[: len(data) // 2])
+    out["garbled"] = folder / "garbled.mp4"  # a valid index over random bytes: opens, nothing decodes
+    raw = bytearray(data)
+    start, end = raw.find(b"mdat") + 4, raw.find(b"moov") - 4
+    if not 4 < start < end:
+        raise ValueError("make_broken needs an MP4 with the index after the data (no faststart)")
+    raw[start:end] = np.random.default_rng(0).integers(0, 256, end - start, dtype=np.uint8).tobytes()
+    out["garbled"].write_bytes(bytes(raw))
     return out
 
 

@@ -12,6 +12,7 @@ CLASSES = ["move_left", "move_right", "grow"]
 FRAMES, STRIDE, SIZE = 4, 2, 32
 TINY_X3D = {"widths": (8, 16, 24, 32), "depths": (1, 1, 1, 1)}
 
+STEPS = 100
 _CACHE: dict[str, object] = {}
 
 
@@ -21,7 +22,7 @@ def dataset(tmp_path_factory) -> Path:
         from levil_edge.data.synthetic import generate_dataset
 
         root = tmp_path_factory.mktemp("export_data")
-        generate_dataset(root, classes=CLASSES, videos_per_class=10, frames=16, size=40, seed=3)
+        generate_dataset(root, classes=CLASSES, videos_per_class=10, frames=16, size=40, seed=3, difficulty=0.1)
         _CACHE["data"] = root
     return _CACHE["data"]  # type: ignore[return-value]
 
@@ -56,7 +57,7 @@ def trained_checkpoint(tmp_path_factory) -> Path:
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
         g = torch.Generator().manual_seed(0)
         model.train()
-        for _ in range(60):
+        for _ in range(STEPS):
             idx = torch.randint(0, len(x), (16,), generator=g)
             loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad()

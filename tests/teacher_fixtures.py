@@ -63,14 +63,17 @@ def _text_config(tok, **extra) -> dict:
 
 
 def _image_processor(mean=None, std=None):
+    return _image_processor_for(IMAGE_SIZE, mean, std)
+
+
+def _image_processor_for(size: int, mean=None, std=None):
+    """The pillow CLIP image processor: resize the short side to ``size``, centre crop."""
     from transformers import CLIPImageProcessorPil
 
     kw = {}
     if mean is not None:
         kw.update(image_mean=list(mean), image_std=list(std))
-    return CLIPImageProcessorPil(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, **kw
-    )
+    return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size}, **kw)
 
 
 def _save(model, tok, processor, folder: Path) -> Path:

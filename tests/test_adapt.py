@@ -4,7 +4,6 @@ path with HF_HUB_OFFLINE=1) and generated videos."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

@@ -176,3 +176,16 @@ def test_intra_and_inter_video_distances_match_loop_references():
     assert inter == pytest.approx(ref, rel=1e-6)
     assert inter_norm > 0
     assert math.isnan(inter_video_distance(feats[:1])[0])
+
+
+def test_held_out_split_is_disjoint_seeded_and_keeps_a_pair_when_it_can():
+    from levil_edge.adapt.train import split_videos
+
+    paths = [f"v{i}.mp4" for i in range(30)]
+    cfg = AdaptConfig(seed=3)
+    train, val = split_videos(paths, None, cfg)
+    assert len(val) == 3 and not set(train) & set(val) and sorted(train + val) == sorted(paths)
+    assert split_videos(paths, None, cfg) == (train, val)
+    assert len(split_videos(paths[:5], None, cfg)[1]) == 2
+    assert split_videos(paths[:3], None, cfg)[1] and split_videos(paths[:1], None, cfg) == (paths[:1], [])
+    assert split_videos(paths, ["x.mp4"], cfg) == (paths, ["x.mp4"])  # --val: all of --videos trains

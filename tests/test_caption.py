@@ -15,12 +15,14 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from levil_edge.captioning import caption_paths, load_captioner, parse_shard  # noqa: E402
-from levil_edge.captioning.run import done_paths, errors_path  # noqa: E402
+from levil_edge.captioning.run import done_paths, errors_path, select_shard  # noqa: E402
 from levil_edge.errors import MissingExtraError, TeacherError, UsageError  # noqa: E402
 
 IMAGE_SIZE, PATCH, SCALE = 32, 8, 2
 IMAGE_SEQ_LEN = (IMAGE_SIZE // PATCH) ** 2 // SCALE**2  # 4 tokens per frame
-SPECIALS = ["<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>", "<global-img>", "<|endoftext|>"]
+SPECIALS = [
+    "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>", "<global-img>", "<|endoftext|>"
+]
 CORPUS = (
     "User: Assistant: Frame 1: 2: 3: 4: 5: 6: 7: 8: Describe the scene, the objects, and the activity taking "
     "place in the video briefly in one or two complete sentences. A person is playing guitar. A square moves left."
@@ -140,16 +142,22 @@ def test_shards_partition_and_resume(captioner, videos, tmp_path):
     good = videos[:3]
     outs = [tmp_path / f"shard{i}.jsonl" for i in range(2)]
     reports = [caption_paths(good, captioner, outs[i], shard=(i, 2), max_new_tokens=4) for i in range(2)]
-    assert [r.captioned for r in reports] == [2, 1]
-    assert done_paths(outs[0]) == {good[0], good[2]} and done_paths(outs[1]) == {good[1]}
+    parts = [done_paths(o) for o in outs]
+    assert parts[0] | parts[1] == set(good) and not parts[0] & parts[1]  # a partition
+    assert [r.captioned for r in reports] == [len(p) for p in parts] and [r.in_shard for r in reports] == [
+        len(p) for p in parts]
+    # membership depends on the path only, not on the list order
+    assert select_shard(good[::-1], (0, 2)) == [p for p in good[::-1] if p in parts[0]]
 
     # a crash left a half-written line: that video is captioned again, the rest is kept
-    with open(outs[0], "a") as f:
-        f.write('{"path": "%s", "capt' % good[1])
-    again = caption_paths(good, captioner, outs[0], max_new_tokens=4)
+    out = tmp_path / "all.jsonl"
+    caption_paths(good[:2], captioner, out, max_new_tokens=4)
+    with open(out, "a") as f:
+        f.write('{"path": "%s", "capt' % good[2])
+    again = caption_paths(good, captioner, out, max_new_tokens=4)
     assert (again.already_done, again.captioned) == (2, 1)
-    assert done_paths(outs[0]) == set(good)
-    assert sum(1 for ln in outs[0].read_text().splitlines() if ln.strip()) == 4  # 3 records + the broken line
+    assert done_paths(out) == set(good)
+    assert sum(1 for ln in out.read_text().splitlines() if ln.strip()) == 4  # 3 records + the broken line
 
 
 def test_nothing_left_does_not_load_the_model(tmp_path):
@@ -213,5 +221,6 @@ def test_caption_cli_end_to_end(tiny_vlm, videos, tmp_path, capsys):
     assert "already captioned" in captured.out and "broken.mp4" in captured.err
     assert len(out.read_text().splitlines()) == 3
 
-    assert run(["caption", str(listing), "--captioner", str(tmp_path / "missing"), "--out", str(tmp_path / "x.jsonl")]) == 1
+    missing = ["caption", str(listing), "--captioner", str(tmp_path / "missing"), "--out", str(tmp_path / "x.jsonl")]
+    assert run(missing) == 1
     assert capsys.readouterr().err.startswith("error: cannot load captioner")

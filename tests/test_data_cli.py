@@ -29,7 +29,7 @@ def test_data_check_json_lists_bad_files_and_exits_0(dataset, capsys):
     assert run(["data", "check", str(root), "--json", "--decoder", "pyav", "--full"]) == 0
     report = json.loads(capsys.readouterr().out)
     t = report["totals"]
-    assert (t["videos"], t["readable"], t["unreadable"], t["classes"]) == (9, 6, 3, 2)
+    assert (t["videos"], t["readable"], t["unreadable"], t["classes"]) == (10, 6, 4, 2)
     assert sorted(u["path"] for u in report["unreadable"]) == sorted(str(p) for p in broken.values())
     good = [v for v in report["videos"] if v["ok"]]
     assert all(v["num_frames"] == 12 and v["decoded_frames"] == 12 and v["width"] == 48 for v in good)
@@ -40,8 +40,8 @@ def test_data_check_table(dataset, capsys):
     assert run(["data", "check", str(root), "--workers", "2"]) == 0
     out = capsys.readouterr()
     flat = "".join(ch for ch in out.out if ch not in " \n│┃")  # the table wraps at the terminal width
-    assert "unreadable3" in flat and "zero" in flat and "empty" in flat
-    assert "3 unreadable videos" in out.err
+    assert "unreadable4" in flat and "zero" in flat and "empty" in flat
+    assert "4 unreadable videos" in out.err
 
 
 def test_data_check_bad_spec_is_one_line_error(tmp_path, capsys):
@@ -54,7 +54,7 @@ def test_data_split_writes_reproducible_lists(dataset, tmp_path, capsys):
     out = tmp_path / "split"
     assert run(["data", "split", str(root), "--labels-per-class", "1", "--seed", "1", "--out", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["labeled"] == 2 and info["unlabeled"] == 7
+    assert info["labeled"] == 2 and info["unlabeled"] == 8
     labeled = (out / "labeled.txt").read_text().splitlines()
     assert len(labeled) == 2 and all(len(line.rsplit(" ", 1)) == 2 for line in labeled)
     assert all(" " not in line for line in (out / "unlabeled.txt").read_text().splitlines())

@@ -71,8 +71,12 @@ def test_dataloader_with_workers_survives_broken_videos(tmp_path, video):
 
     good = video[0]
     broken = make_broken(tmp_path, good)
-    items = [(good, 0), (broken["zero"], 1), (good, 1), (broken["text"], 0), (good, 2), (broken["truncated"], 2)]
+    items = [(good, 0), (broken["zero"], 1), (good, 1), (broken["text"], 0), (good, 2), (broken["truncated"], 2),
+             (broken["garbled"], 0)]
     ds = ClipDataset(items, mode="train", frames=4, stride=2, size=32, decoder="pyav", seed=0)
+    bad = ds.probe_all(workers=2, progress=False)  # workers reuse these probes
+    assert sorted(p for p, _ in bad) == sorted(str(p) for p in broken.values())
+    assert set(ds.infos) == {str(good)} and ds.infos[str(good)].num_frames == 40
     loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=collate_clips)
     clips, invalid = [], []
     for batch in loader:
@@ -89,15 +93,19 @@ def test_dataloader_with_workers_survives_broken_videos(tmp_path, video):
     assert torch.equal(single["clips"], clips[0])
 
 
-def test_dataset_eval_and_uniform_modes(video):
+def test_dataset_eval_and_uniform_modes(video, tmp_path):
     pytest.importorskip("torch")
     from levil_edge.data.dataset import ClipDataset, collate_clips
 
     path = video[0]
+    small = write_mp4(tmp_path / "small.mp4", gradient_frames(6, 32, 32))
     ev = ClipDataset([path], mode="eval", frames=4, stride=2, size=32, num_clips=2, decoder="pyav")
     batch = collate_clips([ev[0], ev[0]])
     assert tuple(batch["clips"].shape) == (2, 2, 4, 32, 32, 3) and batch["labels"].tolist() == [-1, -1]
     un = ClipDataset([path], mode="uniform", size=24, num_uniform=6, decoder="pyav")
     assert tuple(un[0]["clip"].shape) == (6, 24, 32, 3)
+    native = ClipDataset([path, small], mode="uniform", size=None, num_uniform=3, decoder="pyav")
+    mixed = collate_clips([native[0], native[1]])
+    assert isinstance(mixed["clips"], list) and [tuple(c.shape) for c in mixed["clips"]] == [(3, 48, 64, 3), (3, 32, 32, 3)]
     all_bad = collate_clips([{**un[0], "valid": False, "clip": None, "error": "x"}])
     assert all_bad["clips"] is None and all_bad["num_invalid"] == 1

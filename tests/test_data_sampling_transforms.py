@@ -42,6 +42,8 @@ def _clip(t=4, h=30, w=40, seed=0):
 def test_resize_center_crop_shapes():
     x = _clip()
     assert transforms.resize_short_side(x, 15).shape == (4, 15, 20, 3)
+    assert transforms.resize_short_side(x, 21).shape == (4, 21, 28, 3)  # 28.0
+    assert transforms.resize_short_side(x[:, :, :41], 15).shape == (4, 15, 20, 3)  # 20.5 -> even
     y = transforms.center_crop(x, 20)
     assert y.shape == (4, 20, 20, 3) and np.array_equal(y, x[:, 5:25, 10:30])
     assert transforms.center_crop(x, 64).shape == (4, 64, 64, 3)  # too small: upscaled first

@@ -68,6 +68,7 @@ def test_check_fails_when_onnx_and_pytorch_disagree(tmp_path, real_clips) -> Non
 
     model = create_student("x3d_xs", 3, **F.TINY_X3D).eval()
     export_onnx(model, F.tiny_config(), tmp_path / "m.onnx", max_batch=4)
+    assert compare_with_torch(model, tmp_path / "m.onnx", real_clips, max_batch=4)["ok"]
     with torch.no_grad():
         model.fc.weight.add_(1.0)  # the PyTorch model changes after export: the check must catch it
     with pytest.raises(ExportError, match="disagree"):

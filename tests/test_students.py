@@ -4,7 +4,6 @@ checkpoint round trip and its error messages, FLOP counting and the temporal shi
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 import torch
@@ -21,34 +20,16 @@ from levil_edge.students import (
     load_checkpoint,
     register_student,
     save_checkpoint,
+    student_config,
 )
 from levil_edge.students.mobilenet_tsm import temporal_shift
+from tests.student_fixtures import randomize_bn
 
 STUDENTS = ["mobilenetv2_tsm", "r2plus1d_18", "r3d_18", "x3d_xs"]
 SMALL = (2, 3, 4, 32, 32)  # (B, 3, T, H, W): tiny clips keep the suite fast on 2 cores
 
 # (params in M, GFLOPs at 8x112x112) with a 400-class head: FINDINGS.md / torchvision's tables x2.
 TARGETS = {"r3d_18": (33.4, 40.7), "r2plus1d_18": (31.5, 40.5), "x3d_xs": (2.6, 0.63), "mobilenetv2_tsm": (2.7, 1.30)}
-
-
-def randomize_bn(model: nn.Module, x: torch.Tensor, seed: int = 0) -> nn.Module:
-    """Random BN affines, then BN statistics measured on ``x``: a fresh model in eval mode has
-    running stats (0, 1) that do not fit its activations, so deep students saturate and give the
-    same logits for every clip, which would make equality checks meaningless."""
-    g = torch.Generator().manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    with torch.no_grad():
-        for m in bns:
-            m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration pass
-        nn.init.normal_(model.fc.weight, 0, 1 / math.sqrt(model.num_features), generator=g)
-        model.train()
-        model(x)
-    for m in bns:
-        m.momentum = 0.1
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +85,17 @@ def test_student_interface_and_checkpoint_round_trip(name, clip, tmp_path) -> No
         assert feats.shape == (2, model.num_features)
         torch.testing.assert_close(model.forward_head(feats), logits)
         assert model.forward_embed(feats).shape == (2, 7)
+        logits2, embed = model(clip, return_embed=True)  # one call, for DDP
+        torch.testing.assert_close(logits2, logits)
+        torch.testing.assert_close(embed, model.forward_embed(feats))
     # non-trivial outputs (clips differ, classes differ), so the equality checks below mean something
     assert (logits[0] - logits[1]).abs().max() > 1e-3 and logits.std() > 1e-3
     # clips are independent: batch element 0 alone gives the same logits
     with torch.no_grad():
         torch.testing.assert_close(model(clip[:1]), logits[:1], atol=1e-5, rtol=1e-4)
 
-    cfg = ModelConfig(student=name, num_classes=5, labels=list("abcde"), embed_dim=7)
+    cfg = student_config(name, 5, list("abcde"), embed_dim=7)
+    assert (cfg.frames, cfg.size) == (get_default_cfg(name)["frames"], get_default_cfg(name)["size"])
     weights = save_checkpoint(tmp_path / "ckpt", model, cfg)
     assert weights.name == "model.safetensors" and (tmp_path / "ckpt" / "config.json").is_file()
     for path in (tmp_path / "ckpt", weights):

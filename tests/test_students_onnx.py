@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from levil_edge.students import create_student, list_students
-from tests.test_students import randomize_bn
+from tests.student_fixtures import randomize_bn
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

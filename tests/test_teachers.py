@@ -15,7 +15,7 @@ from levil_edge.errors import TeacherError, UsageError  # noqa: E402
 from levil_edge.teachers import load_teacher  # noqa: E402
 from levil_edge.teachers.prompts import as_templates, humanize_label, label_set_hash  # noqa: E402
 from levil_edge.teachers.targets import soft_targets_from_embeddings  # noqa: E402
-from tests.teacher_fixtures import make_tiny_clip, make_tiny_siglip, make_tiny_xclip  # noqa: E402
+from tests.teacher_fixtures import make_tiny_clip, make_tiny_siglip, make_tiny_siglip2, make_tiny_xclip  # noqa: E402
 
 LABELS = ["run", "jump", "wave hands", "ride a bike"]
 
@@ -24,7 +24,8 @@ LABELS = ["run", "jump", "wave hands", "ride a bike"]
 def models(tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"
     root = tmp_path_factory.mktemp("teachers")
-    return {"clip": make_tiny_clip(root), "siglip": make_tiny_siglip(root), "xclip": make_tiny_xclip(root)}
+    return {"clip": make_tiny_clip(root), "siglip": make_tiny_siglip(root), "siglip2": make_tiny_siglip2(root),
+            "xclip": make_tiny_xclip(root)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,10 @@ def _plain_clip_video_embedding(teacher, frames):
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("name,kind,dim", [("clip", "embedding", 16), ("siglip", "embedding", 32), ("xclip", "logits", 16)])
+@pytest.mark.parametrize(
+    "name,kind,dim",
+    [("clip", "embedding", 16), ("siglip", "embedding", 32), ("siglip2", "embedding", 32), ("xclip", "logits", 16)],
+)
 def test_load_by_path_offline(models, name, kind, dim):
     t = load_teacher(models[name], device="cpu")
     assert (t.kind, t.embed_dim, t.image_size, t.num_frames) == (kind, dim, 32, 8)
@@ -64,7 +68,7 @@ def test_clip_video_embedding_matches_plain_reference(models, videos):
     assert t.calls["video"] == 2  # batches of 2
 
 
-@pytest.mark.parametrize("name", ["clip", "siglip"])
+@pytest.mark.parametrize("name", ["clip", "siglip", "siglip2"])
 def test_soft_targets_are_softmax_cos_over_tau(models, videos, name):
     t = load_teacher(models[name], device="cpu")
     tau = 0.05

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from levil_edge.errors import CacheError, DatasetError, TrainingError, UsageError
+from levil_edge.errors import CacheError, CheckpointError, DatasetError, TrainingError, UsageError
 from tests.train_fixtures import train_assets, tiny_distill_options
 
 
@@ -26,7 +26,9 @@ def _weights(folder):
 def test_distill_run_folder_and_resume_equivalence(assets, tmp_path):
     from levil_edge.train import distill
 
-    full = distill(tiny_distill_options(assets, tmp_path / "full", feature_weight=0.5))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text(assets.vocab.read_text())
+    full = distill(tiny_distill_options(assets, tmp_path / "full", feature_weight=0.5, vocab=str(vocab)))
     assert full["steps"] == 6 and full["epochs"] == 2 and not full["stopped_early"]
     run = tmp_path / "full"
     for name in ("config.json", "metrics.jsonl", "summary.json", "loss_curve.png", "last/model.safetensors",
@@ -52,8 +54,11 @@ def test_distill_run_folder_and_resume_equivalence(assets, tmp_path):
 
     with pytest.raises(UsageError, match="already holds a run"):
         distill(tiny_distill_options(assets, tmp_path / "full"))
+    vocab.write_text(assets.vocab.read_text() + "jump\n")  # the vocabulary changed since the run started
+    with pytest.raises(CheckpointError, match="head has 5 outputs but the vocabulary/labels now have 6"):
+        distill(tiny_distill_options(assets, tmp_path / "full", feature_weight=0.5, resume=True, vocab=str(vocab)))
     with pytest.raises(UsageError, match="different options"):
-        distill(tiny_distill_options(assets, tmp_path / "full", resume=True, lr=1e-3))
+        distill(tiny_distill_options(assets, tmp_path / "full", vocab=str(vocab), resume=True, lr=1e-3))
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(assets, tmp_path):

@@ -148,7 +148,8 @@ def test_read_captions_skips_and_counts(tmp_path):
     f = write_captions(
         tmp_path / "c.jsonl",
         ["A man is running.", "A dog jumps."],
-        ['{"path": "/v/0.mp4", "caption": "dup"}', '{"path": "/v/9.mp4"', "not json", '{"path": "/v/8.mp4", "caption": ""}', "[1, 2]"],
+        ['{"path": "/v/0.mp4", "caption": "dup"}', '{"path": "/v/9.mp4"', "not json",
+         '{"path": "/v/8.mp4", "caption": ""}', "[1, 2]"],
     )
     captions, stats = read_captions(f)
     assert captions == ["A man is running.", "A dog jumps."]
@@ -204,3 +205,4 @@ def test_vocab_cli(tmp_path, capsys):
     assert err.startswith("error: the vocabulary is empty") and "--min-df 50" in err and "\n" not in err
 
     assert run(["vocab", str(f), "--out", str(out), "--max-df", "3"]) == 2
+    assert run(["vocab", str(f), "--out", str(tmp_path / "vocab.json")]) == 2

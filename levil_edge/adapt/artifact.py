@@ -8,7 +8,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import torch
 
 from levil_edge.adapt.projection import CoSettleProjection
 from levil_edge.errors import CheckpointError

@@ -74,7 +74,7 @@ def prepare_held_out(
     tokens, returning, kept, skipped = [], [], [], 0
     for path in track(list(paths), description="held-out videos"):
         try:
-            frames = load_uniform_frames(path, num_frames, decoder=dec)  # (T, H, W, 3)
+            frames = load_uniform_frames(path, num_frames, size=encoder.image_size, decoder=dec)  # (T, S, >=S, 3)
         except (LevilError, OSError, RuntimeError, ValueError):
             skipped += 1
             continue
@@ -161,6 +161,18 @@ def measure(held: HeldOut, project: Callable[[torch.Tensor], torch.Tensor] | Non
     }
 
 
+def nan_to_none(obj):
+    """Replace NaN floats (e.g. inter-video distance with one held-out video) by None, recursively,
+    so the JSON written is strict JSON."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [nan_to_none(v) for v in obj]
+    return obj
+
+
 def diagnostics_rows(before: dict, after: dict) -> list[tuple[str, float, float, str]]:
     """(metric, before, after, which way is better) rows for tables."""
     better = {
@@ -182,7 +194,7 @@ def write_diagnostics(out_dir: str | Path, before: dict, after: dict, extra: dic
 
     out = Path(out_dir)
     rows = diagnostics_rows(before, after)
-    atomic_write_json(out / "diagnostics.json", {"before": before, "after": after, **(extra or {})})
+    atomic_write_json(out / "diagnostics.json", nan_to_none({"before": before, "after": after, **(extra or {})}))
     lines = ["| metric | before | after | better |", "|---|---|---|---|"]
     lines += [f"| {m} | {b:.4f} | {a:.4f} | {w} |" for m, b, a, w in rows]
     atomic_write_text(out / "diagnostics.md", "\n".join(lines) + "\n")

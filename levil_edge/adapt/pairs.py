@@ -3,6 +3,7 @@ one random resized crop and flip shared by both (so patch positions still corres
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Sequence
 
@@ -13,9 +14,10 @@ from levil_edge.errors import LevilError
 
 
 def pair_indices(num_frames: int, gap_fraction: float, rng: np.random.Generator) -> tuple[int, int]:
-    """(t1, t2) with t2 - t1 = max(1, round(gap_fraction * num_frames)), t1 uniform over the valid
-    starts. A video shorter than the gap gives its first and last frame (one frame: (0, 0))."""
-    gap = max(1, round(gap_fraction * num_frames))
+    """(t1, t2) with t2 - t1 = max(1, int(gap_fraction * num_frames)) (the public code's int()),
+    t1 uniform over the valid starts. A video shorter than the gap gives its first and last frame
+    (one frame: (0, 0))."""
+    gap = max(1, int(gap_fraction * num_frames))
     if num_frames <= gap:
         return 0, num_frames - 1
     t1 = int(rng.integers(0, num_frames - gap))
@@ -57,6 +59,11 @@ class FramePairDataset(torch.utils.data.Dataset):
             self._decoder = get_decoder(self.decoder_name)
         return self._decoder
 
+    def decode_short_side(self) -> int:
+        """Decode just large enough that the smallest crop still has ``size`` pixels a side
+        (much cheaper than full HD frames, no loss of detail in the crop)."""
+        return math.ceil(self.size / math.sqrt(self.crop_scale[0]))
+
     def __getitem__(self, i: int) -> torch.Tensor | None:
         from levil_edge.data import transforms
 
@@ -65,7 +72,7 @@ class FramePairDataset(torch.utils.data.Dataset):
         try:
             info = self._dec().probe(path)
             t1, t2 = pair_indices(info.num_frames, self.gap_fraction, rng)
-            frames = self._dec().read_frames(path, [t1, t2])  # (2, H, W, 3)
+            frames = self._dec().read_frames(path, [t1, t2], size=self.decode_short_side())  # (2, H, W, 3)
         except (LevilError, OSError, RuntimeError, ValueError):
             return None  # a broken video is skipped and counted, never fatal
         frames = transforms.random_resized_crop(frames, self.size, rng, scale=self.crop_scale)

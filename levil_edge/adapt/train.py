@@ -55,6 +55,7 @@ class AdaptConfig:
             (self.pos_ratio >= 0, "pos ratio must be >= 0"),
             (self.diag_frames >= 2, "--diag-frames must be >= 2"),
             (self.num_workers >= 0, "--workers must be >= 0"),
+            (0 < self.val_fraction < 1, "val fraction must be in (0, 1)"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -79,10 +80,13 @@ class AdaptResult:
     files: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """JSON-ready: paths as strings, NaN (undefined metric) as None."""
+        from levil_edge.adapt.diagnostics import nan_to_none
+
         d = asdict(self)
         d["out_dir"] = str(self.out_dir)
         d["files"] = {k: str(v) for k, v in self.files.items()}
-        return d
+        return nan_to_none(d)
 
 
 def lr_at(progress: float, cfg: AdaptConfig, peak: float) -> float:
@@ -103,7 +107,9 @@ def split_videos(
     paths = list(paths)
     if val_paths is not None:
         return paths, list(val_paths)[: cfg.max_val_videos]
-    n_val = min(cfg.max_val_videos, max(1, round(cfg.val_fraction * len(paths)))) if len(paths) > 1 else 0
+    n = len(paths)
+    # two or more when possible: the inter-video distance needs a pair of held-out videos
+    n_val = 0 if n < 2 else 1 if n < 4 else min(cfg.max_val_videos, max(2, round(cfg.val_fraction * n)))
     order = np.random.default_rng([cfg.seed, 1]).permutation(len(paths))
     held = set(order[:n_val].tolist())
     return [p for i, p in enumerate(paths) if i not in held], [paths[i] for i in sorted(held)]
@@ -169,23 +175,7 @@ def adapt(
     steps, skipped = _train(objective, train_paths, cfg, dev, held, project, history, metrics_path)
     after = measure(held, project)
 
-    meta = {
-        "teacher": str(teacher),
-        "family": encoder.family,
-        "dim": encoder.dim,
-        "grid": encoder.grid,
-        "patch_size": encoder.patch_size,
-        "image_size": encoder.image_size,
-        "mean": encoder.mean.flatten().tolist(),
-        "std": encoder.std.flatten().tolist(),
-        "pool": objective.pool,
-        "num_frames": cfg.diag_frames,
-        "training": {**asdict(cfg), "lr_resolved": cfg.resolved_lr(), "device": str(dev)},
-        "train_videos": len(train_paths),
-        "val_videos": len(held.paths),
-        "skipped": skipped,
-        "steps": steps,
-    }
+    meta = _adapter_meta(str(teacher), objective, cfg, dev, len(train_paths), len(held.paths), skipped, steps)
     written = save_adapter(out, objective.projection, meta)
     files = write_diagnostics(out, before, after, {"videos": held.paths, "skipped": held.skipped})
     files.update({"weights": out / "adapter.safetensors", "meta": out / "adapter.json", "metrics": metrics_path})
@@ -194,6 +184,28 @@ def adapt(
         out, teacher_id, f"{teacher_id}+cosettle-{written['sha256'][:12]}", len(train_paths), len(held.paths),
         skipped + held.skipped, steps, history, before, after, files,
     )
+
+
+def _adapter_meta(teacher: str, objective, cfg: AdaptConfig, dev, n_train: int, n_val: int, skipped: int, steps: int) -> dict:
+    """What adapter.json records besides the format and hash: enough to rebuild and check the adapter."""
+    enc = objective.encoder
+    return {
+        "teacher": teacher,
+        "family": enc.family,
+        "dim": enc.dim,
+        "grid": enc.grid,
+        "patch_size": enc.patch_size,
+        "image_size": enc.image_size,
+        "mean": enc.mean.flatten().tolist(),
+        "std": enc.std.flatten().tolist(),
+        "pool": objective.pool,
+        "num_frames": cfg.diag_frames,
+        "training": {**asdict(cfg), "lr_resolved": cfg.resolved_lr(), "device": str(dev)},
+        "train_videos": n_train,
+        "val_videos": n_val,
+        "skipped": skipped,
+        "steps": steps,
+    }
 
 
 def _projector(objective, dev):

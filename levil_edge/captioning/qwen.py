@@ -61,7 +61,9 @@ class QwenVLCaptioner(Captioner):
         proc = self.processor
         text = proc.apply_chat_template(video_messages(prompt), add_generation_prompt=True)
         # without metadata: pretend one frame per second, in order
-        metas = metas or [{"total_num_frames": len(v), "fps": 1.0, "frames_indices": list(range(len(v)))} for v in videos]
+        metas = metas or [
+            {"total_num_frames": len(v), "fps": 1.0, "frames_indices": list(range(len(v)))} for v in videos
+        ]
         inputs = proc(text=[text] * len(videos), videos=[np.asarray(v) for v in videos], video_metadata=list(metas),
                       do_sample_frames=False, padding=True, return_tensors="pt")
         inputs = inputs.to(self.device)

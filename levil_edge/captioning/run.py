@@ -3,13 +3,15 @@
 Each captioned video appends one line ``{"path", "caption", "model", "prompt", "frames"}`` and
 fsyncs it, so an interrupted run loses at most the batch in flight and a re-run skips every path
 already in the file. Videos that cannot be decoded go to ``<out stem>.errors.jsonl`` (path and
-error) and are retried on the next run. ``shard=(i, n)`` takes every n-th video starting at i
-(0-based), so n machines can caption one dataset; give each its own ``--out`` and concatenate the
-files (``vocab`` drops a path seen twice).
+error) and are retried on the next run. ``shard=(i, n)`` (0-based i) takes the videos whose path
+hashes to i modulo n (a stable hash, so adding videos to the dataset never moves the others to
+another shard), so n machines can caption one dataset; give each its own ``--out`` and
+concatenate the files (``vocab`` drops a path seen twice).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ class CaptionReport:
     errors_file: Path
     model: str
     videos: int = 0  # in the dataset
+    missing: int = 0  # listed by the spec but not on disk (dropped by load_spec)
     in_shard: int = 0
     already_done: int = 0  # skipped: already in the output file
     captioned: int = 0
@@ -41,7 +44,7 @@ class CaptionReport:
     def to_dict(self) -> dict:
         return {
             "out": str(self.out), "errors_file": str(self.errors_file), "model": self.model,
-            "videos": self.videos, "in_shard": self.in_shard, "already_done": self.already_done,
+            "videos": self.videos, "missing": self.missing, "in_shard": self.in_shard, "already_done": self.already_done,
             "captioned": self.captioned, "failed": self.failed, "empty": self.empty,
             "seconds": round(self.seconds, 3), "videos_per_s": round(self.videos_per_s, 4),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
@@ -61,9 +64,14 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return i, n
 
 
+def shard_of(path: str, n: int) -> int:
+    """Stable across processes and machines (unlike ``hash``), independent of the list order."""
+    return int.from_bytes(hashlib.sha1(path.encode("utf-8")).digest()[:8], "big") % n
+
+
 def select_shard(paths: Sequence[str], shard: tuple[int, int]) -> list[str]:
     i, n = shard
-    return list(paths[i::n])
+    return list(paths) if n == 1 else [p for p in paths if shard_of(p, n) == i]
 
 
 def errors_path(out: str | Path) -> Path:
@@ -158,7 +166,7 @@ def _caption_loop(todo, captioner, dec, report, prompt, frames, max_new_tokens, 
             if ok:
                 kwargs = {"metas": metas} if captioner.wants_timing else {}
                 texts = captioner.caption(clips, prompt=prompt, max_new_tokens=max_new_tokens, **kwargs)
-                for path, text in zip(ok, texts):
+                for path, text in zip(ok, texts, strict=True):
                     append_jsonl(report.out, {"path": path, "caption": text, "model": captioner.id,
                                               "prompt": prompt, "frames": frames})
                     report.captioned += 1
@@ -200,12 +208,13 @@ def caption_dataset(
     from levil_edge.captioning.base import load_captioner
     from levil_edge.data.specs import load_spec
 
-    items = load_spec(spec, root=root).items
-    paths = [str(it.path) for it in items]
+    spec = load_spec(spec, root=root)
+    paths = [str(it.path) for it in spec.items]
 
     def factory() -> Captioner:
         return load_captioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
 
     report = caption_paths(paths, factory, out, **kwargs)
     report.model = report.model or model
+    report.missing = len(spec.missing)
     return report

@@ -88,7 +88,8 @@ class SmolVLMCaptioner(Captioner):
                 model, dtype=self.dtype, trust_remote_code=trust_remote_code
             ).to(self.device).eval()
         except (OSError, ValueError) as exc:
-            raise TeacherError(f"cannot load captioner weights from {model!r}: {str(exc).splitlines()[0][:200]}") from exc
+            first = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+            raise TeacherError(f"cannot load captioner weights from {model!r}: {first}") from exc
         self.processor = build_processor(model, self.model.config, trust_remote_code)
         # decode frames no larger than the processor will use (each frame becomes one square view)
         self.frame_size = int(self.processor.image_processor.max_image_size["longest_edge"])

@@ -45,6 +45,11 @@ def fill(
     dtype: DtypeOpt = None,
     decoder: DecoderOpt = Decoder.auto,
     root: RootOpt = None,
+    adapter: Annotated[
+        Optional[Path],
+        typer.Option("--adapter", exists=True, file_okay=False, help="Co-Settle adapter folder (levil-edge adapt): "
+                     "its features are stored as 'features' beside the embeddings."),
+    ] = None,
     retry_bad: Annotated[bool, typer.Option("--retry-bad", help="Try again the videos that failed to decode last time.")] = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
     json_out: JsonOpt = False,
@@ -62,7 +67,7 @@ def fill(
     shard_t = parse_shard(shard)
     spec = load_spec(data, root=root)
     model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                         batch_size=batch_size, num_frames=frames)  # fmt: skip
+                         batch_size=batch_size, num_frames=frames, adapter=adapter)  # fmt: skip
     sets = [(read_labels(labels), template or PSEUDO_LABEL_TEMPLATE)] if labels else None
     report = fill_cache(spec.items, model, cache, views=views, shard=shard_t, decoder=decoder.value,
                         label_sets=sets, retry_bad=retry_bad, progress=not json_out)  # fmt: skip

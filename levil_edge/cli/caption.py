@@ -34,7 +34,9 @@ class DType(str, enum.Enum):
     bf16 = "bf16"
 
 
-SpecArg = Annotated[str, typer.Argument(help="Dataset spec: a folder of videos, a class-folder tree, a list or CSV file.")]
+SpecArg = Annotated[
+    str, typer.Argument(help="Dataset spec: a folder of videos, a class-folder tree, a list or CSV file.")
+]
 CaptionerOpt = Annotated[
     str,
     typer.Option("--captioner", "-m", help="VLM id or local folder: HuggingFaceTB/SmolVLM2-256M-Video-Instruct "
@@ -44,14 +46,18 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="capti
 PromptOpt = Annotated[str, typer.Option("--prompt", help="Instruction given after the frames (LEViL's by default).")]
 FramesOpt = Annotated[int, typer.Option("--frames", help="Frames sampled uniformly over each video.")]
 FrameSizeOpt = Annotated[
-    Optional[int], typer.Option("--frame-size", help="Decode frames at this short side (default: the captioner's input size).")
+    Optional[int],
+    typer.Option("--frame-size", help="Decode frames at this short side (default: the captioner's input size)."),
 ]
 MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest caption, in tokens (greedy decoding).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Videos per generate() call.")]
 ShardOpt = Annotated[
-    Optional[str], typer.Option("--shard", help="i/n: caption every n-th video from the i-th (0-based), e.g. 0/4.")
+    Optional[str],
+    typer.Option("--shard", help="i/n: caption shard i of n (0-based; a video's shard is a hash of its path), e.g. 0/4."),
 ]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Caption at most this many new videos (a quick look).")]
+LimitOpt = Annotated[
+    Optional[int], typer.Option("--limit", help="Caption at most this many new videos (a quick look).")
+]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Weights dtype: auto = bf16/fp16 on GPU, fp32 on CPU.")]
 
 
@@ -106,6 +112,7 @@ def _print_report(report, shard: str | None) -> None:
     rows = {
         "model": report.model,
         "videos in dataset": report.videos,
+        "listed but missing": report.missing,
         f"in shard {shard}" if shard else "to caption": report.in_shard,
         "already captioned (skipped)": report.already_done,
         "captioned now": report.captioned,

@@ -10,14 +10,16 @@ import typer
 from levil_edge.cli.common import JsonOpt, console, kv_table, print_json
 
 CaptionsArg = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, help="captions.jsonl: one {\"path\", \"caption\"} object per line.")
+    Path,
+    typer.Argument(exists=True, dir_okay=False, help="captions.jsonl: one {\"path\", \"caption\"} object per line."),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="vocab.txt to write; vocab.json and vocab.png go beside it.")]
 MinDfOpt = Annotated[int, typer.Option("--min-df", help="Keep labels found in at least this many captions.")]
 MaxDfOpt = Annotated[float, typer.Option("--max-df", help="Drop labels found in more than this fraction of captions.")]
 StoplistOpt = Annotated[
     Optional[Path],
-    typer.Option("--stoplist", exists=True, dir_okay=False, help="Stop list (one term per line) replacing the shipped one."),
+    typer.Option("--stoplist", exists=True, dir_okay=False,
+                 help="Stop list (one term per line) replacing the shipped one."),
 ]
 MergeOpt = Annotated[
     Optional[float],
@@ -48,7 +50,9 @@ def vocab(
     Example: levil-edge vocab captions.jsonl --out vocab.txt --min-df 5 --max-df 0.25
     """
     from levil_edge.vocab import vocab_from_file
+    from levil_edge.vocab.build import check_out_path
 
+    check_out_path(out)  # before parsing, not after
     result = vocab_from_file(captions, min_df=min_df, max_df=max_df, stoplist=stoplist,
                              merge_similar=merge_similar, spacy_model=spacy_model)
     paths = result.save(out, top=top)

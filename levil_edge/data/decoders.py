@@ -10,7 +10,8 @@ the ``i``-th frame in presentation order. Containers lie about their length (a C
   index is clamped to the last frame that decoded. The result is deterministic.
 
 ``size`` in ``read_frames``: ``None`` keeps the native resolution, an ``int`` resizes so the short
-side is that many pixels (aspect kept), an ``(H, W)`` tuple gives exactly that size. Resizing
+side is that many pixels (aspect kept, long side rounded to even), an ``(H, W)`` tuple gives
+exactly that size. Resizing
 happens inside the decoder (swscale, bilinear), which is much cheaper than resizing afterwards.
 """
 
@@ -51,6 +52,7 @@ class VideoInfo:
     height: int
     duration: float  # seconds = num_frames / fps
     codec: str
+    container: str = ""  # FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,13 +66,19 @@ def output_size(width: int, height: int, size: Size) -> tuple[int, int]:
         short = int(size)
         if short <= 0:
             raise UsageError(f"size must be positive, got {size}")
+        # The long side is rounded to an even number: FFmpeg scales 4:2:0 video to odd widths
+        # differently in decord and PyAV (mean pixel difference 4 instead of 1 on textures).
         if width <= height:
-            return max(1, round(height * short / width)), short
-        return short, max(1, round(width * short / height))
+            return _even(height * short / width), short
+        return short, _even(width * short / height)
     h, w = (int(v) for v in size)
     if h <= 0 or w <= 0:
         raise UsageError(f"size must be positive, got {tuple(size)}")
     return h, w
+
+
+def _even(x: float) -> int:
+    return max(2, 2 * round(x / 2))
 
 
 def _check_file(path: str) -> None:
@@ -90,11 +98,26 @@ class VideoDecoder:
         self._cache: dict[tuple[str, int, int], VideoInfo] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _cache_key(path: str) -> tuple[str, int, int]:
+        st = os.stat(path)
+        return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+    def remember(self, info: VideoInfo) -> None:
+        """Seed the probe cache with a result found elsewhere (e.g. in the parent process, so that
+        DataLoader workers do not re-probe every video every epoch). Ignored if the file changed."""
+        try:
+            key = self._cache_key(info.path)
+        except OSError:
+            return
+        with self._lock:
+            self._cache.setdefault(key, info)
+
     def probe(self, path: str | os.PathLike) -> VideoInfo:
+        """Frame count, fps, size and codec; cached per (path, mtime, size) in this process."""
         path = os.fspath(path)
         _check_file(path)
-        st = os.stat(path)
-        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+        key = self._cache_key(path)
         with self._lock:
             info = self._cache.get(key)
         if info is None:
@@ -141,6 +164,17 @@ class VideoDecoder:
 
 # Requested frames closer than this are decoded in one run; farther ones get their own seek.
 _SEEK_GAP = 48
+# Stop skipping non-reference frames this many frames before a target: more than the B-frame
+# reordering depth of common encoders, so no requested frame is skipped.
+_REORDER_MARGIN = 8
+
+
+def _set_skip(stream, mode: str) -> None:
+    try:
+        if stream.codec_context.skip_frame != mode:
+            stream.codec_context.skip_frame = mode
+    except Exception:  # noqa: BLE001 - older PyAV without skip_frame: decode everything
+        pass
 
 
 def _open_av(path: str):
@@ -185,20 +219,23 @@ class PyAVDecoder(VideoDecoder):
         try:
             stream = container.streams.video[0]
             codec = stream.codec_context.name
+            container_name = container.format.name
             fps = _stream_fps(stream)
             first = None
             count = 0
+            decode_errors = 0
             try:
                 # Demuxing is cheap (no decoding): count the packets that carry data, and decode
-                # the first frame so a file whose codec cannot be decoded fails here.
+                # until the first frame comes out, so a file whose codec cannot be decoded fails here.
                 for packet in container.demux(stream):
                     if packet.size == 0:
                         continue
                     count += 1
-                    if first is None:
-                        for frame in packet.decode():
-                            first = frame
-                            break
+                    if first is None and decode_errors < 16:
+                        try:
+                            first = next(iter(packet.decode()), None)
+                        except Exception:  # noqa: BLE001 - a damaged packet: try the next ones
+                            decode_errors += 1
             except Exception as exc:  # a truncated tail: keep what was demuxed before it
                 if count == 0:
                     raise DecodeError(f"{path}: cannot read video data ({_short(exc)})") from exc
@@ -209,7 +246,7 @@ class PyAVDecoder(VideoDecoder):
             container.close()
         if fps <= 0:
             fps = 30.0
-        return VideoInfo(path, count, fps, width, height, count / fps, codec)
+        return VideoInfo(path, count, fps, width, height, count / fps, codec, container_name)
 
     def _read(self, path: str, idx: np.ndarray, out_hw: tuple[int, int], info: VideoInfo) -> np.ndarray:
         wanted = np.unique(idx)
@@ -235,21 +272,40 @@ class PyAVDecoder(VideoDecoder):
         start = stream.start_time or 0
         if tb is None or info.fps <= 0:
             return got
+
+        def index(pts) -> int:
+            return int(round(float((pts - start) * tb) * info.fps))
+
         for group in _groups(wanted, _SEEK_GAP):
-            first, last = int(group[0]), int(group[-1])
+            first, last = group[0], group[-1]
+            members = set(group)
             try:
                 target = start + int(round(first / info.fps / float(tb)))
                 container.seek(max(target, start), stream=stream, backward=True, any_frame=False)
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        return got  # no timestamps: the sequential fallback handles it
-                    i = int(round(float((frame.pts - start) * tb) * info.fps))
-                    if i > last:
+                # Frames between the keyframe and the target matter only as references: skip the
+                # non-reference ones (10-30% faster on long GOPs, identical frames). The switch back
+                # is decided per *packet* (decode order), so even with frame threading no packet
+                # of a wanted frame is ever decoded in skip mode.
+                _set_skip(stream, "NONREF")
+                done = False
+                for packet in container.demux(stream):
+                    if packet.pts is None or index(packet.pts) >= first - _REORDER_MARGIN:
+                        _set_skip(stream, "DEFAULT")
+                    for frame in packet.decode():
+                        if frame.pts is None:
+                            return got  # no timestamps: the sequential fallback handles it
+                        i = index(frame.pts)
+                        if i > last:
+                            done = True
+                            break
+                        if i in members and i not in got:
+                            got[i] = _to_rgb(frame, out_hw)
+                    if done:
                         break
-                    if i >= first and i in group and i not in got:
-                        got[i] = _to_rgb(frame, out_hw)
             except Exception:  # noqa: BLE001 - a broken tail: whatever decoded is kept, rest clamps
                 break
+            finally:
+                _set_skip(stream, "DEFAULT")
         return got
 
     def _decode_sequential(self, container, stream, wanted, out_hw, got) -> dict[int, np.ndarray]:
@@ -261,6 +317,7 @@ class PyAVDecoder(VideoDecoder):
             container.seek(0, stream=stream, backward=True, any_frame=False)
         except Exception:  # noqa: BLE001 - some containers cannot seek; reopen instead
             return out
+        _set_skip(stream, "DEFAULT")
         i = -1
         last_frame = None
         try:
@@ -320,6 +377,11 @@ def _assemble(got: dict[int, np.ndarray], idx: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+# Containers without a frame index, where decord's random access returns wrong frames (measured:
+# MPEG-2 in MPEG-PS gave frame ~20 for 29); PyAV decodes them correctly.
+_DECORD_UNRELIABLE = {"mpeg", "mpegts", "mpegvideo", "h264", "hevc"}
+
+
 class DecordDecoder(VideoDecoder):
     """decord: random access with its own frame index; decodes straight to the requested size.
 
@@ -330,13 +392,13 @@ class DecordDecoder(VideoDecoder):
 
     def __init__(self, threads: int = 0) -> None:
         super().__init__()
-        import decord  # noqa: F401 - fail at construction, not at the first video
+        _import_decord()  # fail at construction, not at the first video
 
         self.threads = threads
         self._fallback = PyAVDecoder(threads=threads)
 
     def _reader(self, path: str, out_hw: tuple[int, int] | None = None):
-        import decord
+        decord = _import_decord()
 
         kw = {"num_threads": self.threads}
         if out_hw is not None:
@@ -349,10 +411,11 @@ class DecordDecoder(VideoDecoder):
     def _probe(self, path: str) -> VideoInfo:
         # decord's own frame count can disagree with what decodes; PyAV's demux count is what
         # both decoders honour, so their frames agree index by index.
-        info = self._fallback.probe(path)
-        return VideoInfo(path, info.num_frames, info.fps, info.width, info.height, info.duration, info.codec)
+        return self._fallback.probe(path)
 
     def _read(self, path: str, idx: np.ndarray, out_hw: tuple[int, int], info: VideoInfo) -> np.ndarray:
+        if info.container in _DECORD_UNRELIABLE:
+            return self._fallback._read(path, idx, out_hw, info)
         try:
             vr = self._reader(path, out_hw if out_hw != (info.height, info.width) else None)
             n = len(vr)
@@ -369,12 +432,23 @@ class DecordDecoder(VideoDecoder):
 # ----------------------------------------------------------------------------------------------
 
 
+def _import_decord():
+    """Import decord *after* PyAV. decord ships its own older FFmpeg libraries; loaded first, they
+    shadow PyAV's (measured: PyAV's libvpx-vp9 encoder then fails with EINVAL)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        pass
+    import decord
+
+    return decord
+
+
 def available_decoders() -> list[str]:
     """Decoders that import here, in order of preference."""
     names = []
     try:
-        import decord  # noqa: F401
-
+        _import_decord()
         names.append("decord")
     except Exception:  # noqa: BLE001 - a broken install counts as absent
         pass

@@ -53,12 +53,13 @@ def resize(frames: np.ndarray, height: int, width: int, box: Sequence[float] | N
 
 
 def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the short side is ``size`` pixels, keeping the aspect ratio."""
+    """Resize so the short side is ``size`` pixels, keeping the aspect ratio; the long side is
+    rounded to an even number exactly as the decoders do (``decoders.output_size``)."""
     _check_clip(frames)
+    from levil_edge.data.decoders import output_size
+
     h, w = frames.shape[1:3]
-    if h <= w:
-        return resize(frames, size, max(1, round(w * size / h)))
-    return resize(frames, max(1, round(h * size / w)), size)
+    return resize(frames, *output_size(w, h, size))
 
 
 def center_crop(frames: np.ndarray, size: int) -> np.ndarray:

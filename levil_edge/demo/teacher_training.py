@@ -224,7 +224,7 @@ def render_bank(per_class: int, seed: int, difficulty, processor, num_frames: in
 
 def cached_bank(path: Path, per_class: int, seed: int, difficulty, processor, num_frames: int) -> Bank:
     """``render_bank`` once; a resumed run reads it back (rendering takes minutes on busy cores)."""
-    key = json.dumps([per_class, seed, difficulty, num_frames, processor.size])
+    key = json.dumps([per_class, seed, list(np.atleast_1d(difficulty).tolist()), num_frames, processor.crop_size["height"]])
     if path.is_file():
         z = np.load(path, allow_pickle=False)
         if str(z["key"]) == key:
@@ -412,7 +412,7 @@ def train(work: str | Path, s: Settings, resume: bool = True, export_to: Path | 
         if state["step"] % s.ckpt_every == 0:
             _checkpoint(ckpt, model, opt, state)
     _checkpoint(ckpt, model, opt, state)
-    if state["step"] % s.eval_every:
+    if state["step"] % s.eval_every and state["step"] != s.steps:  # stopped by the clock
         _evaluate(model, tokenizer, processor, val, work, state, export_to, s)
     return state
 
@@ -450,6 +450,8 @@ def save_teacher(model, tokenizer, processor, dest: Path) -> None:
     half.save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
     processor.save_pretrained(dest)
+    for f in dest.iterdir():  # package data: readable by everyone (temp files are created 0600)
+        f.chmod(0o644)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -459,12 +461,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=Settings.steps)
     ap.add_argument("--batch", type=int, default=Settings.batch)
     ap.add_argument("--bank-per-class", type=int, default=Settings.bank_per_class)
+    ap.add_argument("--val-per-class", type=int, default=Settings.val_per_class)
     ap.add_argument("--threads", type=int, default=Settings.threads)
     ap.add_argument("--seed", type=int, default=Settings.seed)
     ap.add_argument("--export", default=str(TEACHER_DIR), help="where the best model goes ('' = nowhere)")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     a = ap.parse_args(argv)
-    s = Settings(minutes=a.minutes, steps=a.steps, batch=a.batch, bank_per_class=a.bank_per_class, threads=a.threads, seed=a.seed)
+    s = Settings(minutes=a.minutes, steps=a.steps, batch=a.batch, bank_per_class=a.bank_per_class, val_per_class=a.val_per_class, threads=a.threads, seed=a.seed)
     state = train(a.work, s, resume=not a.fresh, export_to=Path(a.export) if a.export else None)
     print(json.dumps(state))
 

@@ -5,7 +5,13 @@
 """
 
 from levil_edge.students.base import Student
-from levil_edge.students.registry import create_student, get_default_cfg, list_students, register_student
+from levil_edge.students.registry import (
+    create_student,
+    get_default_cfg,
+    list_students,
+    register_student,
+    student_config,
+)
 
 __all__ = [
     "Student",
@@ -13,6 +19,7 @@ __all__ = [
     "get_default_cfg",
     "list_students",
     "register_student",
+    "student_config",
     "save_checkpoint",
     "load_checkpoint",
     "load_pretrained_backbone",

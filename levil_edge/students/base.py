@@ -42,8 +42,14 @@ class Student(nn.Module):
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, C)
         return self.fc(self.head_drop(feats))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, T, H, W) -> (B, C)
-        return self.forward_head(self.forward_features(x))
+    def forward(self, x: torch.Tensor, return_embed: bool = False):
+        """(B, 3, T, H, W) -> logits (B, C); with ``return_embed=True`` -> (logits, embed (B, E)).
+
+        The keyword exists for DistributedDataParallel, which only syncs gradients of what runs
+        inside ``forward``; exports call ``forward(x)`` and so never contain the embedding head."""
+        feats = self.forward_features(x)  # (B, D)
+        logits = self.forward_head(feats)
+        return (logits, self.forward_embed(feats)) if return_embed else logits
 
     def forward_embed(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, E)
         if self.embed_head is None:

@@ -7,12 +7,13 @@ The module and parameter names are those of torchvision's ``mobilenet_v2`` (``fe
 the shift adds no parameters), so an ImageNet MobileNetV2 state dict loads into the backbone;
 its ``classifier.1`` maps onto our ``fc``.
 
-The shift is written with slices and ``torch.cat`` (no in-place slice assignment) so it exports
-to ONNX as Slice/Concat, which TensorRT and ORT quantisation handle."""
+The shift is written with slices, ``F.pad`` and ``torch.cat`` (no in-place slice assignment) so it
+exports to ONNX as Slice/Pad/Concat, which TensorRT and ORT quantisation handle."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from levil_edge.students.base import Student
@@ -20,17 +21,15 @@ from levil_edge.students.registry import register_student
 
 
 def temporal_shift(x: torch.Tensor, frames: int, fold_div: int = 8) -> torch.Tensor:
-    """(B*T, C, H, W) -> same shape; channels [0, C/8) come from frame t+1, [C/8, 2C/8) from t-1."""
+    """(B*T, C, H, W) -> same shape; channels [0, C/8) come from frame t+1, [C/8, 2C/8) from t-1,
+    zeros where the neighbour is outside the clip (TSM's zero padding)."""
     _, c, h, w = x.shape
     x = x.reshape(-1, frames, c, h, w)  # (B, T, C, H, W)
     fold = c // fold_div
-    back = x[:, 1:, :fold]  # frame t sees t+1
-    fwd = x[:, :-1, fold : 2 * fold]  # frame t sees t-1
-    zeros = torch.zeros_like(x[:, :1, :fold])  # (B, 1, fold, H, W): the clip's edges see nothing
-    shifted = torch.cat(
-        [torch.cat([back, zeros], dim=1), torch.cat([zeros, fwd], dim=1), x[:, :, 2 * fold :]], dim=2
-    )
-    return shifted.reshape(-1, c, h, w)
+    # F.pad's tuple runs from the last axis backwards; its last pair pads the time axis (dim 1).
+    back = F.pad(x[:, 1:, :fold], (0, 0, 0, 0, 0, 0, 0, 1))  # frame t sees t+1
+    fwd = F.pad(x[:, :-1, fold : 2 * fold], (0, 0, 0, 0, 0, 0, 1, 0))  # frame t sees t-1
+    return torch.cat([back, fwd, x[:, :, 2 * fold :]], dim=2).reshape(-1, c, h, w)
 
 
 def _make_divisible(v: float, divisor: int = 8) -> int:

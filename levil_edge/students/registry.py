@@ -95,8 +95,19 @@ def create_student(
     model = _REGISTRY[name](num_classes, dropout=dropout, embed_dim=embed_dim, **kw)
     model.student_name = name
     model.student_kwargs = dict(kw)  # saved into config.json (extra) so load_checkpoint rebuilds the same shape
+    model.default_cfg = get_default_cfg(name)
     if pretrained is not None:
         from levil_edge.students.checkpoint import load_pretrained_backbone
 
         model.pretrained_report = load_pretrained_backbone(model, pretrained)
     return model
+
+
+def student_config(name: str, num_classes: int, labels: list[str] | None = None, **overrides: Any):
+    """A ``ModelConfig`` for ``name`` filled from its default cfg (frames, stride, size, mean, std);
+    ``overrides`` set any ModelConfig field (``label_kind``, ``embed_dim``, ``frames``...)."""
+    from levil_edge.config import ModelConfig
+
+    cfg = get_default_cfg(name)
+    fields = {k: cfg[k] for k in ("frames", "stride", "size", "mean", "std")}
+    return ModelConfig(student=name, num_classes=num_classes, labels=list(labels or []), **{**fields, **overrides})

@@ -229,8 +229,20 @@ def _run_teacher(teacher, frames: list[np.ndarray], prepared, features_fn) -> di
     for h, state in prepared:
         out[f"cos.{h}"] = teacher.cosine_prepared(flat, state).numpy().reshape(b, k, -1)
     if features_fn is not None:
-        out["features"] = np.asarray(_to_numpy(features_fn(flat)), dtype=np.float32).reshape(b, k, -1)
+        out["features"] = _features(features_fn, flat).reshape(b, k, -1)
     return out
+
+
+def _features(features_fn, videos: list[np.ndarray]) -> np.ndarray:
+    """features_fn over videos whose frame sizes may differ (aspect ratios): one call per size."""
+    out: list[np.ndarray | None] = [None] * len(videos)
+    shapes = sorted({v.shape for v in videos})
+    for shape in shapes:
+        idx = [i for i, v in enumerate(videos) if v.shape == shape]
+        feats = np.asarray(_to_numpy(features_fn(np.stack([videos[i] for i in idx]))), dtype=np.float32)  # (b, D')
+        for j, i in enumerate(idx):
+            out[i] = feats[j]
+    return np.stack(out)  # type: ignore[arg-type]
 
 
 def _to_numpy(x):

@@ -28,6 +28,10 @@ def check_options(opts: TrainOptions) -> None:
         raise UsageError("--workers, --save-every, --grad-clip, --weight-decay and --warmup-epochs must be >= 0")
     if opts.stop_after is not None and opts.stop_after < 1:
         raise UsageError(f"--stop-after must be >= 1 (got {opts.stop_after})")
+    from levil_edge.train.ddp import resolve_device
+    from levil_edge.train.loop import resolve_amp
+
+    resolve_amp(opts.amp, resolve_device(opts.device))  # e.g. fp16 on CPU: refuse before any work
 
 
 def seed_everything(seed: int) -> None:

@@ -156,7 +156,9 @@ def collate_train(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def make_loader(dataset: TrainClips, sampler: MixedBatchSampler, workers: int, pin_memory: bool = False):
+    # A private generator: DataLoader draws a worker base seed from it at every epoch, and drawing
+    # from the global RNG would shift dropout's random numbers after a resume.
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_train,
-        pin_memory=pin_memory, persistent_workers=False,
+        pin_memory=pin_memory, persistent_workers=False, generator=torch.Generator().manual_seed(0),
     )

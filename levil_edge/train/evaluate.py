@@ -126,21 +126,23 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, *, clips: int = 
 
 
 def _runtime_scores(model, spec, clips: int, decoder: str, labels):
-    """.onnx / .engine through the edge runtime (ONNX Runtime or TensorRT, no torch)."""
+    """.onnx / .engine through the edge runtime (ONNX Runtime or TensorRT, no torch).
+    -> (scores (N, C), labels as model indices (N,), class names, skipped paths, backend)."""
     from levil_edge.utils.extras import require
 
-    runtime = require("levil_edge.runtime", what=f"evaluating {Path(model).suffix} files")
-    evaluate_model = getattr(runtime, "evaluate_model", None)
-    if evaluate_model is None:
-        raise ConfigError("this install's edge runtime has no evaluate_model: update levil-edge")
-    scores, y, names = evaluate_model(model, spec.items, num_clips=clips, decoder=decoder)
+    runtime_eval = require("levil_edge.runtime.evaluate", what=f"evaluating {Path(model).suffix} files")
+    scores, y, names = runtime_eval.evaluate_model(model, spec.items, num_clips=clips, decoder=decoder)
     names = list(names)
     if labels is not None:
         from levil_edge.data.specs import read_labels
 
         names = read_labels(labels)
-    # y: dataset class indices of the videos the runtime kept; map them onto the model's labels.
+        if len(names) != np.asarray(scores).shape[1]:
+            raise ConfigError(f"{labels} has {len(names)} classes but {model} outputs {np.asarray(scores).shape[1]}: "
+                              "pass the labels file the model was trained with")
+    # The runtime returns dataset class indices of the videos it could decode: map them onto the model's labels.
     remap = dataset_labels(spec, names)
     by_dataset_label = {it.label: int(m) for it, m in zip(spec.items, remap)}
     y = np.array([by_dataset_label[int(v)] for v in np.asarray(y)], dtype=np.int64)
-    return np.asarray(scores), y, names, [], Path(model).suffix.lstrip(".")
+    skipped = [f"({len(spec.items) - len(y)} videos, see the log)"] if len(y) < len(spec.items) else []
+    return np.asarray(scores), y, names, skipped, "tensorrt" if Path(model).suffix != ".onnx" else "onnxruntime"

@@ -36,7 +36,8 @@ def labeled_pools(opts: FinetuneOptions, classes: list[str], run_path: Path | No
         raise DatasetError(f"{opts.train}: no videos found")
     if not spec.labeled:
         raise DatasetError(f"{opts.train}: --train needs a label for every video (class folders, `path label` lines, CSV)")
-    mapping = label_index_map(spec.classes, classes)  # names the classes missing from --labels
+    mapping = label_index_map(spec.classes, classes, what=f"--train {opts.train} has classes missing from {opts.labels}: "
+                              "{shown}; add them to the labels file or leave those videos out")
     spec = DatasetSpec([VideoItem(it.path, int(mapping[it.label])) for it in spec.items], list(classes), spec.kind, spec.source)
     if opts.label_ratio is not None or opts.labels_per_class is not None:
         labeled, rest = split_labeled(spec, opts.label_ratio, opts.labels_per_class, seed=opts.seed)

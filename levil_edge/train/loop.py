@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from levil_edge.errors import TrainingError, UsageError
+from levil_edge.errors import CheckpointError, TrainingError, UsageError
 from levil_edge.train.ddp import DistInfo, all_reduce_mean, barrier, broadcast_flag, unwrap, wrap_model
 from levil_edge.train.run import RunFolder
 
@@ -123,6 +123,12 @@ class Trainer:
             raise UsageError(
                 f"the run was trained with {state['world_size']} processes, now {self.dist.world_size}: "
                 "resume with the same --nproc_per_node (the batch order depends on it)"
+            )
+        head = weights.get("fc.weight")
+        if head is not None and head.shape[0] != self.student.num_classes:
+            raise CheckpointError(
+                f"the checkpoint's head has {head.shape[0]} outputs but the vocabulary/labels now have "
+                f"{self.student.num_classes}: resume with the vocabulary or labels file the run started with"
             )
         self.student.load_state_dict(weights)
         self.optimizer.load_state_dict(state["optimizer"])

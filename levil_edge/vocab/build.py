@@ -54,7 +54,7 @@ class Vocab:
         """Write vocab.txt, vocab.json beside it and (optionally) a PNG chart of the top labels."""
         from levil_edge.utils.io import atomic_write_json, atomic_write_text
 
-        out_txt = Path(out_txt)
+        out_txt = check_out_path(out_txt)
         paths = {"txt": out_txt, "json": out_txt.with_suffix(".json")}
         atomic_write_text(out_txt, "".join(f"{label}\n" for label in self.labels))
         atomic_write_json(paths["json"], self.to_dict())
@@ -78,13 +78,23 @@ class Vocab:
         return cls(labels=list(data["labels"]), info=info, stats=dict(data.get("stats", {})))
 
 
+def check_out_path(out_txt: str | Path) -> Path:
+    out_txt = Path(out_txt)
+    if out_txt.suffix.lower() in (".json", ".png"):
+        raise UsageError(f"--out is the labels file (e.g. vocab.txt), got {out_txt.name}; "
+                         "vocab.json and vocab.png are written beside it")
+    return out_txt
+
+
 def load_stoplist(path: str | Path | None = None) -> set[str]:
     """Read a stop list (one term per line, '#' comments). None: the shipped list."""
     path = Path(path) if path is not None else STOPLIST_PATH
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise UsageError(f"cannot read the stop list {path}: {exc.strerror}; pass an existing file to --stoplist") from exc
+        raise UsageError(
+            f"cannot read the stop list {path}: {exc.strerror}; pass an existing file to --stoplist"
+        ) from exc
     return {ln.split("#", 1)[0].strip().lower() for ln in lines} - {""}
 
 

@@ -65,7 +65,7 @@ def group_similar(labels: Sequence[str], kinds: Sequence[str], threshold: float,
     emb = embed_labels(labels, model_path)  # (L, D)
     reps: list[int] = []
     groups: dict[str, list[str]] = {}
-    for i, (label, kind) in enumerate(zip(labels, kinds)):
+    for i, (label, kind) in enumerate(zip(labels, kinds, strict=True)):
         same_kind = [r for r in reps if kinds[r] == kind]
         if same_kind:
             sims = emb[same_kind] @ emb[i]  # (R,)

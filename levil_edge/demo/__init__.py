@@ -1,0 +1,6 @@
+"""The built-in demo: ``run_demo(DemoOptions(...))`` runs the whole pipeline on generated data
+(``levil-edge demo``); ``teacher_training`` trains the shipped demo teacher."""
+
+from levil_edge.demo.pipeline import FULL, QUICK, DemoOptions, Scale, run_demo
+
+__all__ = ["FULL", "QUICK", "DemoOptions", "Scale", "run_demo"]

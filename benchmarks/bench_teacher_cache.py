@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=2)
-    ap.add_argument("--vocab", type=int, default=2391, help="pseudo-labels (LEViL: 2391)")
+    ap.add_argument("--vocab", type=int, default=200, help="pseudo-labels (LEViL: 2391; the text tower runs once per label)")
     args = ap.parse_args()
 
     import numpy as np

@@ -65,7 +65,9 @@ def collect() -> dict[str, Any]:
         facts["onnxruntime_providers"] = ort.get_available_providers()
     ok, ver = _version("tensorrt")
     facts["tensorrt"] = ver if ok else "absent"
-    facts["decoders"] = {name: _version(mod)[1] for name, mod in (("decord", "decord"), ("pyav", "av"))}
+    # PyAV first: decord ships its own FFmpeg libraries, and loaded before PyAV it breaks some of
+    # PyAV's encoders (seen here with libvpx-vp9).
+    facts["decoders"] = {name: _version(mod)[1] for name, mod in (("pyav", "av"), ("decord", "decord"))}
     facts["transformers"] = _version("transformers")[1]
     facts["onnx"] = _version("onnx")[1]
     facts["spacy"] = _version("spacy")[1]

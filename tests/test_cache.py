@@ -123,6 +123,16 @@ def test_shards_merge(assets, clip, tmp_path):
     assert (info["videos"], info["complete_shards"]) == (len(paths), 3)
 
 
+def test_two_samplings_in_one_folder(assets, clip, tmp_path):
+    paths = assets["paths"][:3]
+    fill_cache(paths, clip, tmp_path / "c", views=1)
+    fill_cache(paths[:2], clip, tmp_path / "c", views=3)
+    assert TeacherTargets.load(tmp_path / "c", paths).num_views == 1  # the one that covers all videos
+    assert TeacherTargets.load(tmp_path / "c", paths[:2], views=3).num_views == 3
+    with pytest.raises(CacheError, match="not views=2"):
+        TeacherTargets.load(tmp_path / "c", paths, views=2)
+
+
 def test_cache_refuses_another_teacher(assets, clip, tmp_path):
     fill_cache(assets["paths"][:2], clip, tmp_path / "c")
     siglip = load_teacher(make_tiny_siglip(tmp_path), device="cpu")

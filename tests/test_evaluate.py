@@ -97,3 +97,19 @@ def test_evaluate_errors_say_what_to_do(tmp_path_factory, checkpoint, tmp_path):
     other.write_text("move_left\nspin\njump\n")
     with pytest.raises(DatasetError, match="move_right, move_up"):
         evaluate(folder, assets.videos, clips=1, labels=other)
+
+
+@pytest.mark.integration
+def test_evaluate_onnx_goes_through_the_runtime_and_agrees_with_pytorch(tmp_path_factory, checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from levil_edge.export.onnx_export import export_onnx
+    from levil_edge.train import evaluate
+
+    assets = train_assets(tmp_path_factory)
+    folder, model, cfg = checkpoint
+    onnx_path = export_onnx(model, cfg, tmp_path / "model.onnx", max_batch=4)["path"]
+    by_onnx = evaluate(onnx_path, assets.videos, clips=1)
+    by_torch = evaluate(folder, assets.videos, clips=1, device="cpu")
+    assert by_onnx["backend"] == "onnxruntime" and by_torch["backend"] == "pytorch"
+    assert by_onnx["class_names"] == by_torch["class_names"]
+    assert by_onnx["confusion_matrix"] == by_torch["confusion_matrix"]

@@ -128,6 +128,9 @@ def test_xclip_cosine_matches_forward_logits(models, videos):
 def test_xclip_frames_fixed_by_config(models):
     with pytest.raises(TeacherError, match="exactly 8 frames"):
         load_teacher(models["xclip"], device="cpu", num_frames=4)
+    t = load_teacher(models["xclip"], device="cpu")
+    with pytest.raises(TeacherError, match="takes 8 frames per video, got 4"):
+        t.embed_videos(np.zeros((1, 4, 32, 32, 3), np.uint8))
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):
@@ -156,3 +159,20 @@ def test_prompts_helpers():
     assert humanize_label("jump rope") == "jump rope"
     assert label_set_hash(["a", "b"], "{}") != label_set_hash(["a", "b"], "a {}.")
     assert label_set_hash(["a", "b"], "{}") != label_set_hash(["ab"], "{}")
+
+
+def test_xclip_hub_style_videomae_preprocessor_runs_without_torchvision(models, tmp_path):
+    """Real X-CLIP repos name a VideoMAE feature extractor; we read its numbers into the pillow
+    CLIP image processor (X-CLIP frames are plain CLIP images)."""
+    import shutil
+
+    folder = shutil.copytree(models["xclip"], tmp_path / "xclip-hub-style")
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "crop_size": 32, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+        "feature_extractor_type": "VideoMAEFeatureExtractor", "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "processor_class": "XCLIPProcessor", "resample": 2, "size": 32,
+    }))  # fmt: skip
+    t = load_teacher(folder, device="cpu")
+    assert type(t.image_processor).__name__ == "CLIPImageProcessorPil"
+    assert tuple(t.image_processor.image_mean) == (0.485, 0.456, 0.406)
+    assert t.embed_videos(np.zeros((1, 8, 40, 50, 3), np.uint8)).shape == (1, 16)

@@ -114,12 +114,21 @@ def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
     common = dict(train=str(assets.videos), student="x3d_xs", epochs=1, batch_size=4, frames=4, size=32,
                   workers=0, device="cpu", cache=str(assets.cache))
     result = finetune(labels=str(assets.labels), out=str(tmp_path / "sup"), labels_per_class=1, no_teacher=True,
-                      val=str(assets.videos), val_clips=1, **common)
+                      val=str(assets.videos), val_clips=1, tensorboard=True, **common)
+    assert list((tmp_path / "sup/tensorboard").glob("events.out.tfevents.*"))
     assert result["num_labeled"] == 3 and result["num_unlabeled"] == 0 and result["init"] == "scratch"
     assert len((tmp_path / "sup/labeled.txt").read_text().splitlines()) == 3
     assert result["best_val_top1"] is not None
     cfg = json.loads((tmp_path / "sup/best/config.json").read_text())
     assert cfg["labels"] == ["move_left", "move_right", "move_up"] and cfg["label_kind"] == "classes"
+
+    # --init with a torchvision-style .pth backbone (weights_only load; the head is re-initialised)
+    from levil_edge.students import create_student
+
+    torch.save(create_student("x3d_xs", 400).state_dict(), tmp_path / "backbone.pth")
+    result = finetune(labels=str(assets.labels), out=str(tmp_path / "pth"), labels_per_class=1, no_teacher=True,
+                      init=str(tmp_path / "backbone.pth"), **common)
+    assert result["init"].startswith("backbone") and result["steps"] == 1
 
     partial = tmp_path / "labels.txt"
     partial.write_text("move_left\nspin\n")

@@ -153,7 +153,11 @@ def test_read_captions_skips_and_counts(tmp_path):
     )
     captions, stats = read_captions(f)
     assert captions == ["A man is running.", "A dog jumps."]
-    assert stats == {"lines_broken": 3, "records_without_caption": 1, "duplicate_paths": 1}
+    assert stats == {"files": 1, "lines_broken": 3, "records_without_caption": 1, "duplicate_paths": 1}
+    # shards: several files, a path seen in two of them counts once
+    other = write_captions(tmp_path / "d.jsonl", ["A man is running.", "A cat sleeps.", "A bird sings."])
+    captions, stats = read_captions([f, other])
+    assert len(captions) == 3 and stats["duplicate_paths"] == 3 and stats["files"] == 2
 
 
 def test_save_and_load(tmp_path):

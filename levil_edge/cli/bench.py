@@ -77,4 +77,4 @@ def _print(result: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench", help="Latency/throughput (+accuracy with --data) of exported .onnx/.engine models, side by side.")(bench_cmd)
+    app.command("bench")(bench_cmd)

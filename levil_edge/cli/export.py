@@ -90,4 +90,4 @@ def _print(result: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export", help="Export a student: ONNX (+check), --int8 Q/DQ files, build_engine.sh, --engine.")(export_cmd)
+    app.command("export")(export_cmd)

@@ -94,4 +94,4 @@ def _stream(sources, model, topk, step, max_seconds, provider, threads, as_json)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("predict", help="Top-k action labels of videos (or a stream) with an exported .onnx/.engine.")(predict_cmd)
+    app.command("predict")(predict_cmd)

@@ -10,8 +10,9 @@ import typer
 from levil_edge.cli.common import JsonOpt, console, kv_table, print_json
 
 CaptionsArg = Annotated[
-    Path,
-    typer.Argument(exists=True, dir_okay=False, help="captions.jsonl: one {\"path\", \"caption\"} object per line."),
+    list[Path],
+    typer.Argument(exists=True, dir_okay=False,
+                   help="captions.jsonl file(s), e.g. one per shard: one {\"path\", \"caption\"} object per line."),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="vocab.txt to write; vocab.json and vocab.png go beside it.")]
 MinDfOpt = Annotated[int, typer.Option("--min-df", help="Keep labels found in at least this many captions.")]
@@ -48,6 +49,7 @@ def vocab(
     filtered by document frequency and a stop list of generic terms.
 
     Example: levil-edge vocab captions.jsonl --out vocab.txt --min-df 5 --max-df 0.25
+    (several files, e.g. shards: levil-edge vocab shard*.jsonl --out vocab.txt)
     """
     from levil_edge.vocab import vocab_from_file
     from levil_edge.vocab.build import check_out_path
@@ -68,6 +70,7 @@ def _print_summary(result, paths: dict, top: int) -> None:
 
     s = result.stats
     rows = {
+        "files": s["files"],
         "captions read": s["captions"],
         "broken lines skipped": s["lines_broken"],
         "records without caption": s["records_without_caption"],

@@ -315,7 +315,7 @@ class PyAVDecoder(VideoDecoder):
         last_wanted = int(wanted[-1])
         try:
             container.seek(0, stream=stream, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - some containers cannot seek; reopen instead
+        except Exception:  # noqa: BLE001 - a container that cannot seek back: clamp what we have
             return out
         _set_skip(stream, "DEFAULT")
         i = -1
@@ -351,14 +351,14 @@ def _to_rgb(frame, out_hw: tuple[int, int]) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BILINEAR")
 
 
-def _groups(sorted_idx: np.ndarray, gap: int) -> list[set[int]]:
+def _groups(sorted_idx: np.ndarray, gap: int) -> list[list[int]]:
     """Split sorted unique indices into runs whose neighbours are at most ``gap`` apart."""
     groups: list[list[int]] = [[int(sorted_idx[0])]]
     for i in sorted_idx[1:]:
         if int(i) - groups[-1][-1] > gap:
             groups.append([])
         groups[-1].append(int(i))
-    return [sorted(g) for g in groups]  # type: ignore[misc]
+    return groups
 
 
 def _assemble(got: dict[int, np.ndarray], idx: np.ndarray) -> np.ndarray:

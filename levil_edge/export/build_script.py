@@ -24,7 +24,7 @@ SHAPES="--minShapes={inp}:{min_shape} --optShapes={inp}:{opt_shape} --maxShapes=
 COMMON="$SHAPES --memPoolSize=workspace:{workspace_mb}M --timingCacheFile=timing.cache"
 
 if [ "$TRT_MAJOR" -ge 11 ]; then
-  # TensorRT 11: strongly typed only; --fp16/--int8 are gone. FP32 from model.onnx, INT8 from the Q/DQ file.
+  # TensorRT 11: strongly typed only; the fp16/int8 precision flags are gone. FP32 from model.onnx, INT8 from the Q/DQ file.
   "$TRTEXEC" --onnx=model.onnx --saveEngine=model.fp32.engine $COMMON
   if [ -f model.fp16.onnx ]; then
     "$TRTEXEC" --onnx=model.fp16.onnx --saveEngine=model.fp16.engine $COMMON
@@ -36,7 +36,7 @@ if [ "$TRT_MAJOR" -ge 11 ]; then
   "$TRTEXEC" --onnx=model.onnx --saveEngine=model.fp16.engine --fp16 $COMMON
 {int8_10}fi
 python3 -m levil_edge.export.tensorrt --describe model.*.engine > engine.json
-echo "done: $(ls model.*.engine | tr '\\n' ' ') + engine.json. Next: levil-edge bench --model model.fp16.engine"
+echo "done: $(ls model.*.engine | tr '\\n' ' ') + engine.json. Next: levil-edge bench --model model.*.engine"
 """
 
 

@@ -10,7 +10,7 @@ Layout of a cache folder (one teacher per folder)::
     videos/<shard>-<seq>.safetensors   "embedding" (V, K, D) float32, optional "features" (V, K, D'),
                                    and for X-CLIP "cos.<label-set hash>" (V, K, M); metadata "keys"/"paths"
     texts/<shard>-<seq>.safetensors    "embedding" (L, D); metadata "keys" (teacher + template + text)
-    manifest-<shard>.json          per fill shard: sampling, parts, counts, bad videos, label sets
+    manifest-<shard>-f<N>v<K>.json per fill shard and sampling: parts, counts, bad videos, label sets
 
 Every file is written atomically, a part every few batches, so a killed fill keeps what it
 computed. Shards (``--shard i/n``) write their own parts and manifest, so many machines can fill
@@ -291,8 +291,11 @@ class TeacherCache:
         self._text_index = None if sub == "texts" else self._text_index
         return path
 
-    def put_texts(self, keys: list[str], embeddings: np.ndarray, tag: str = "texts") -> None:
-        self.write_part("texts", tag, {"embedding": embeddings}, keys)
+    def put_texts(self, keys: list[str], embeddings: np.ndarray) -> None:
+        # a unique name: several shard processes may embed label texts at the same moment
+        import uuid
+
+        self.write_part("texts", f"texts-{uuid.uuid4().hex[:12]}", {"embedding": embeddings}, keys)
 
     def write_manifest(self, tag: str, manifest: dict[str, Any]) -> None:
         atomic_write_json(self.root / f"manifest-{tag}.json", manifest)

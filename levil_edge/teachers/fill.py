@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+from rich.progress import TextColumn
 
 from levil_edge.errors import DecodeError, UsageError
 from levil_edge.teachers.cache import Sampling, TeacherCache, shard_of, shard_tag, video_key, view_indices
@@ -70,7 +71,7 @@ def fill_cache(
     (labels, template) pairs; their text embeddings are cached too, and for X-CLIP the per-view
     cosines ("cos.<hash>", (K, M)) are what gets stored for each set.
 
-    Returns a report: videos in this shard, computed, already cached, bad (with the list),
+    Returns a report: videos in this shard, computed, already cached, bad (this shard, all runs),
     elapsed seconds, videos/s, teacher forwards.
 
     ``labels``/``template`` add one label set (shorthand for ``label_sets=[(labels, template)]``).
@@ -92,7 +93,7 @@ def fill_cache(
     sets = _normalise_label_sets(label_sets)
     features_fn = features_fn or getattr(teacher, "embed_features", None)
     dec = get_decoder(decoder)
-    tag = shard_tag(shard)
+    tag = f"{shard_tag(shard)}-f{sampling.num_frames}v{sampling.views}"  # one manifest per shard and sampling
     calls0 = dict(teacher.calls)
     _cache_label_texts(cache, teacher, sets)
     hashes = [label_set_hash(labels, templates) for labels, templates in sets] if teacher.kind == "logits" else []
@@ -108,25 +109,9 @@ def fill_cache(
     # X-CLIP: the text tower runs once per label set, and only when there are videos to do
     prepared = [(h, teacher.prepare_labels(*s)) for h, s in zip(hashes, sets)] if todo else []
 
-    t0 = time.perf_counter()
     writer = _PartWriter(cache, tag, manifest, save_every)
-    with progress_bar(_Rate(), transient=False) if progress else _NoBar() as bar:
-        task = bar.add_task(f"teacher cache {tag}", total=len(todo), rate="")
-        processed = 0
-        try:
-            for batch in _decoded_batches(todo, dec, sampling, teacher.image_size, batch_size or teacher.batch_size, workers):
-                good = [(p, k, f) for p, k, f in batch if not isinstance(f, Exception)]
-                for p, k, f in batch:
-                    if isinstance(f, Exception):
-                        manifest["bad"].append({"path": p, "key": k, "error": str(f).splitlines()[0][:300]})
-                if good:
-                    writer.add([p for p, _, _ in good], [k for _, k, _ in good],
-                               _run_teacher(teacher, [f for _, _, f in good], prepared, features_fn))
-                processed += len(batch)
-                bar.update(task, advance=len(batch), rate=_rate(processed, t0))
-        finally:
-            elapsed = time.perf_counter() - t0
-            writer.flush(elapsed, complete=False)
+    batches = _decoded_batches(todo, dec, sampling, teacher.image_size, batch_size or teacher.batch_size, workers)
+    elapsed = _fill_loop(batches, len(todo), teacher, prepared, features_fn, writer, progress, tag)
     manifest["bad"] = _dedupe(manifest["bad"])
     writer.flush(elapsed, complete=True)
     bad_list = [b["path"] for b in manifest["bad"]]
@@ -147,6 +132,29 @@ def fill_cache(
         "videos_per_s": round(writer.done / elapsed, 3) if elapsed > 0 and writer.done else 0.0,
         "teacher_forwards": {k: teacher.calls[k] - calls0.get(k, 0) for k in teacher.calls},
     }
+
+
+def _fill_loop(batches, total: int, teacher, prepared, features_fn, writer: "_PartWriter", progress: bool, tag: str) -> float:
+    """Run the teacher over decoded batches; bad videos go to the manifest. -> elapsed seconds.
+    Whatever was computed is flushed even when interrupted (KeyboardInterrupt, a crash)."""
+    t0 = time.perf_counter()
+    with progress_bar(TextColumn("{task.fields[rate]}")) if progress else _NoBar() as bar:
+        task = bar.add_task(f"teacher cache {tag}", total=total, rate="")
+        processed = 0
+        try:
+            for batch in batches:
+                good = [(p, k, f) for p, k, f in batch if not isinstance(f, Exception)]
+                for p, k, f in batch:
+                    if isinstance(f, Exception):
+                        writer.manifest["bad"].append({"path": p, "key": k, "error": str(f).splitlines()[0][:300]})
+                if good:
+                    arrays = _run_teacher(teacher, [f for _, _, f in good], prepared, features_fn)
+                    writer.add([p for p, _, _ in good], [k for _, k, _ in good], arrays)
+                processed += len(batch)
+                bar.update(task, advance=len(batch), rate=_rate(processed, t0))
+        finally:
+            writer.flush(time.perf_counter() - t0, complete=False)
+    return time.perf_counter() - t0
 
 
 def _dedupe(bad: list[dict]) -> list[dict]:
@@ -282,15 +290,6 @@ class _PartWriter:
         self.manifest["last_elapsed_s"] = round(elapsed, 3)
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.cache.write_manifest(self.tag, self.manifest)
-
-
-class _Rate:
-    """A progress column showing videos/s (the ``rate`` field)."""
-
-    def __new__(cls):
-        from rich.progress import TextColumn
-
-        return TextColumn("{task.fields[rate]}")
 
 
 def _rate(done: int, t0: float) -> str:

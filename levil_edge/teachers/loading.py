@@ -165,8 +165,18 @@ def teacher_id(source: str, config, dtype) -> str:
     path = Path(source).expanduser()
     if path.is_dir():
         return f"{path.resolve().name}@{weights_hash(path)}/{dtype_name}"
-    commit = getattr(config, "_commit_hash", None) or "unknown"
+    commit = getattr(config, "_commit_hash", None) or _snapshot_name(source)
     return f"{source}@{commit[:12]}/{dtype_name}"
+
+
+def _snapshot_name(source: str) -> str:
+    """The hub cache keeps each revision in ``snapshots/<commit>/``: its name is the commit."""
+    try:
+        from transformers.utils import cached_file
+
+        return Path(cached_file(source, "config.json")).parent.name
+    except Exception:  # noqa: BLE001 - an id without a local snapshot: nothing better to name it by
+        return "unknown"
 
 
 def weights_hash(folder: Path, chunk: int = 1 << 20) -> str:

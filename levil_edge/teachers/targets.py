@@ -57,19 +57,26 @@ def _path_of(item: Any) -> str:
     return os.fspath(item.path)
 
 
-def resolve_sampling(cache: TeacherCache, views: int | None, num_frames: int | None) -> Sampling:
-    """The sampling to read: the one asked for, else the only one in the cache."""
+def resolve_sampling(cache: TeacherCache, views: int | None, num_frames: int | None, paths: Sequence[str] = ()) -> Sampling:
+    """The sampling to read: the one asked for; if several fit (e.g. 1 view for training and 10
+    from ``zeroshot --clips 10`` in one folder), the one that covers most of ``paths``, then the
+    one with fewer views."""
     found = cache.samplings()
     matches = [s for s in found if (views is None or s.views == views) and (num_frames is None or s.num_frames == num_frames)]
-    if len(matches) == 1:
-        return matches[0]
     if not matches:
         have = ", ".join(f"{s.views} view(s) x {s.num_frames} frames" for s in found) or "nothing"
         raise CacheError(
             f"cache {cache.root} has {have}, not views={views} frames={num_frames}: fill it with "
             "`levil-edge cache fill ... --views K` or pass the views it has"
         )
-    raise CacheError(f"cache {cache.root} holds several samplings ({len(matches)}): pass views= and num_frames=")
+    if len(matches) == 1:
+        return matches[0]
+
+    def coverage(s: Sampling) -> tuple[int, int]:
+        hits = sum(cache.has(k) for p in paths if (k := video_key(p, cache.teacher_id, s)) is not None)
+        return hits, -s.views
+
+    return max(matches, key=coverage)
 
 
 class TeacherTargets:
@@ -110,14 +117,14 @@ class TeacherTargets:
         id must match the cache). ``strict``: raise CacheError when a video is neither cached nor
         recorded as undecodable; with ``strict=False`` such rows are just invalid (``.valid``)."""
         cache = TeacherCache.open(cache_dir, teacher=teacher)
-        sampling = resolve_sampling(cache, views, num_frames)
-        self = cls(cache, [_path_of(it) for it in items_or_paths], sampling)
+        paths = [_path_of(it) for it in items_or_paths]
+        self = cls(cache, paths, resolve_sampling(cache, views, num_frames, paths))
         missing = self._missing()
         if strict and missing:
             raise CacheError(
                 f"{len(missing)} of {len(self.paths)} videos have no cached teacher targets in {cache.root} "
                 f"(first: {self.paths[missing[0]]}): run `levil-edge cache fill --teacher MODEL --data SPEC "
-                f"--cache {cache.root} --views {sampling.views}`"
+                f"--cache {cache.root} --views {self.sampling.views}`"
             )
         if label_texts is not None:
             self.set_labels(label_texts, template, teacher)

@@ -5,8 +5,8 @@ label embedding to cache: its targets are per-(video, label set) similarities (`
 
 Scale: X-CLIP's ``logits_per_video`` is ``exp(logit_scale) * cos``. We divide the learned scale
 back out and keep the cosine, then apply the same ``tau`` as every other teacher
-(``softmax(cos / tau)``), so ``--tau`` means the same thing whichever teacher is used. (The learned
-X-CLIP scale is ~1/0.01; LEViL's tau is 1/50.)
+(``softmax(cos / tau)``), so ``--tau`` means the same thing whichever teacher is used
+(X-CLIP's scale starts at 1/0.07 and is learned; LEViL's tau is 1/50).
 
 The forward pass is split in two so that a label set's text tower runs once, not once per video
 batch (it would dominate with thousands of pseudo-labels); ``tests/test_teachers.py`` checks the
@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from levil_edge.teachers.base import Frames, Teacher, _as_video_list, _check_tau
+from levil_edge.teachers.base import Frames, Teacher, _as_video_list, _check_tau, check_frames_match
 from levil_edge.teachers.prompts import Templates, as_templates, format_prompts
 
 
@@ -27,6 +27,7 @@ class XCLIPTeacher(Teacher):
 
     def _pixel_values(self, frames: Frames) -> torch.Tensor:
         inputs, b, n = self.pixel_inputs(frames)
+        check_frames_match(self, n)  # X-CLIP's temporal layers are built for a fixed frame count
         px = inputs["pixel_values"]
         return px.view(b, n, *px.shape[1:])  # (B, N, 3, S, S)
 

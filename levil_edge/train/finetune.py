@@ -91,7 +91,12 @@ def finetune(opts: FinetuneOptions | None = None, **kwargs: Any) -> dict[str, An
     classes = read_classes(opts.labels)
     dist, run = common.setup(opts)
     labeled, pool = labeled_pools(opts, classes, run.path if dist.is_main and not opts.resume else None)
-    use_teacher = bool(opts.teacher) and not opts.no_teacher and bool(pool) and opts.unlabeled_fraction > 0
+    use_teacher = bool(opts.teacher) and not opts.no_teacher
+    if use_teacher and (not pool or opts.unlabeled_fraction == 0):
+        raise UsageError(
+            "--teacher gives targets for unlabeled clips, but there are none: pass --label-ratio / --labels-per-class "
+            "or --unlabeled SPEC (and --unlabeled-fraction > 0), or use --no-teacher"
+        )
     n_unl = round(opts.batch_size * opts.unlabeled_fraction) if use_teacher else 0
     n_lab = opts.batch_size - n_unl
     if n_lab < 1:

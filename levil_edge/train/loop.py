@@ -291,16 +291,25 @@ class Trainer:
             write_loss_curve(self.run)
 
     def result(self, elapsed: float, stopped: bool) -> dict[str, Any]:
-        epochs = [r for r in (self.run.read_metrics() if self.run and self.dist.is_main else self.history) if r.get("kind", "epoch") == "epoch"]
-        steps = [r for r in (self.run.read_metrics() if self.run and self.dist.is_main else []) if r.get("kind") == "step"]
+        """The summary returned by distill()/finetune() (rank 0 reads the whole log, so a resumed
+        run reports all of its steps)."""
+        records = self.run.read_metrics() if self.run is not None and self.dist.is_main else self.history
+        epochs = [r for r in records if r.get("kind") == "epoch"]
+        steps = [r for r in records if r.get("kind") == "step"]
+        best = self.run.checkpoint_dir("best") if self.run is not None else None
         return {
             "run": str(self.run.path) if self.run else None,
             "steps": self.step, "epochs": self.epoch, "stopped_early": stopped,
             "final_loss": epochs[-1]["train_loss"] if epochs else (steps[-1]["loss"] if steps else None),
             "best_epoch": self.best["epoch"], "best_metric": None if self.best["epoch"] is None else self.best["metric"],
-            "checkpoint": str(self.run.checkpoint_dir("best" if self.run.checkpoint_dir("best").exists() else "last")) if self.run else None,
-            "clips_per_s": (sum(r["clips_per_s"] for r in steps) / len(steps)) if steps else None,
-            "data_wait_frac": (sum(r["data_wait_frac"] for r in steps) / len(steps)) if steps else None,
+            "checkpoint": None if best is None else str(best if best.exists() else self.run.checkpoint_dir("last")),
+            "clips_per_s": _mean(r["clips_per_s"] for r in steps),
+            "data_wait_frac": _mean(r["data_wait_frac"] for r in steps),
             "elapsed_s": elapsed, "bad_videos": sorted(set(self.bad_videos)), "epoch_metrics": epochs,
             **self.run_info, "optim": asdict(self.optim_cfg),
         }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None

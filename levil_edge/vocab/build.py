@@ -228,37 +228,38 @@ def build_vocab(
     return Vocab(labels=labels, info=info, stats=stats)
 
 
-def read_captions(path: str | Path) -> tuple[list[str], dict]:
-    """Read a captions JSONL ({"path", "caption", ...} per line, from `levil-edge caption`, another
-    VLM service or a human). Broken lines and records without a caption are skipped and counted;
-    a second caption for the same video path is dropped (so concatenated shards do not count twice)."""
+def read_captions(paths: str | Path | Sequence[str | Path]) -> tuple[list[str], dict]:
+    """Read captions JSONL files ({"path", "caption", ...} per line, from `levil-edge caption`,
+    another VLM service or people), e.g. one per shard. Broken lines and records without a caption
+    are skipped and counted; a second caption for the same video path is dropped (so overlapping
+    shards or a file concatenated twice do not count twice)."""
     from levil_edge.utils.io import read_jsonl
 
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"captions file not found: {path}; create it with `levil-edge caption`")
-    records, broken = read_jsonl(path)
-    captions, seen, no_caption, duplicates = [], set(), 0, 0
-    for rec in records:
-        text = rec.get("caption")
-        if not isinstance(text, str) or not text.strip():
-            no_caption += 1
-            continue
-        key = rec.get("path")
-        if key is not None and key in seen:
-            duplicates += 1
-            continue
-        if key is not None:
-            seen.add(key)
-        captions.append(text.strip())
-    stats = {"lines_broken": broken, "records_without_caption": no_caption, "duplicate_paths": duplicates}
+    files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    captions, seen = [], set()
+    stats = {"files": len(files), "lines_broken": 0, "records_without_caption": 0, "duplicate_paths": 0}
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"captions file not found: {path}; create it with `levil-edge caption`")
+        records, broken = read_jsonl(path)
+        stats["lines_broken"] += broken
+        for rec in records:
+            text, key = rec.get("caption"), rec.get("path")
+            if not isinstance(text, str) or not text.strip():
+                stats["records_without_caption"] += 1
+            elif key is not None and key in seen:
+                stats["duplicate_paths"] += 1
+            else:
+                seen.add(key)
+                captions.append(text.strip())
     return captions, stats
 
 
-def vocab_from_file(path: str | Path, **kwargs) -> Vocab:
-    """read_captions + build_vocab, with the reading counts in ``Vocab.stats``."""
+def vocab_from_file(path: str | Path | Sequence[str | Path], **kwargs) -> Vocab:
+    """read_captions (one file or several) + build_vocab, with the reading counts in ``Vocab.stats``."""
     captions, stats = read_captions(path)
     if not captions:
-        raise VocabError(f"no usable captions in {path} ({stats['lines_broken']} broken lines, "
+        where = path if isinstance(path, (str, Path)) else ", ".join(map(str, path))
+        raise VocabError(f"no usable captions in {where} ({stats['lines_broken']} broken lines, "
                          f"{stats['records_without_caption']} records without a 'caption'); check the file")
     return build_vocab(captions, extra_stats=stats, **kwargs)

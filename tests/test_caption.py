@@ -131,6 +131,22 @@ def test_batched_greedy_equals_one_by_one(captioner):
     assert batched == single and all(isinstance(t, str) and t for t in batched)
 
 
+def test_bf16_weights_on_cpu(tiny_vlm):
+    cap = load_captioner(str(tiny_vlm), device="cpu", dtype="bf16")
+    assert cap.model.dtype == torch.bfloat16
+    (text,) = cap.caption([np.full((4, 24, 32, 3), 127, np.uint8)], max_new_tokens=3)
+    assert isinstance(text, str)
+
+
+def test_cuda_without_gpu_is_a_usage_error():
+    from levil_edge.captioning.base import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(UsageError, match="--device cpu"):
+        resolve_device("cuda")
+
+
 def test_parse_shard():
     assert parse_shard(None) == (0, 1) and parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "-1/2", "a/b", "1", "0/0"):
@@ -207,6 +223,7 @@ def test_caption_cli_end_to_end(tiny_vlm, videos, tmp_path, capsys):
     assert run(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["videos"], report["captioned"], report["failed"]) == (4, 3, 1)
+    assert len(report["samples"]) == 3 and report["samples"][0]["path"] in videos
     records = [json.loads(ln) for ln in out.read_text().splitlines()]
     assert sorted(r["path"] for r in records) == sorted(videos[:3])
     for r in records:

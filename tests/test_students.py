@@ -173,14 +173,17 @@ def test_tsm_student_sees_frame_order(clip) -> None:
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    model = create_student("x3d_xs", 3, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), num_features=16)
-    save_checkpoint(folder, model, ModelConfig(student="x3d_xs", num_classes=3, labels=["a", "b", "c"]))
+    model = create_student("x3d_xs", 3, dropout=0.3, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), num_features=16)
+    cfg = ModelConfig(student="x3d_xs", num_classes=3, labels=["a", "b", "c"])
+    save_checkpoint(folder, model, cfg)
+    assert cfg.extra == {}  # the caller's config is not modified
     return folder
 
 
-def test_checkpoint_keeps_student_kwargs(tiny_ckpt) -> None:
+def test_checkpoint_keeps_student_kwargs_and_dropout(tiny_ckpt) -> None:
     model, cfg = load_checkpoint(tiny_ckpt)
     assert cfg.extra["student_kwargs"]["num_features"] == 16 and model.num_features == 16
+    assert cfg.extra["dropout"] == 0.3 and model.drop_rate == 0.3
 
 
 def test_checkpoint_errors(tiny_ckpt, tmp_path) -> None:

@@ -130,6 +130,9 @@ def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
                       init=str(tmp_path / "backbone.pth"), **common)
     assert result["init"].startswith("backbone") and result["steps"] == 1
 
+    with pytest.raises(UsageError, match="there are none"):  # a teacher but no unlabeled clips
+        finetune(labels=str(assets.labels), out=str(tmp_path / "noun"), teacher=str(assets.teacher), **common)
+
     partial = tmp_path / "labels.txt"
     partial.write_text("move_left\nspin\n")
     with pytest.raises(DatasetError, match="move_right, move_up"):
@@ -149,3 +152,33 @@ def test_finetune_from_distill_run_with_teacher_and_pseudo_labels(assets, tmp_pa
     assert {"ce", "soft", "pseudo", "pseudo_frac"} <= first.keys() and first["pseudo_frac"] == 1.0
     cfg = json.loads((tmp_path / "ft/last/config.json").read_text())
     assert (cfg["frames"], cfg["size"], cfg["embed_dim"], cfg["num_classes"]) == (4, 32, None, 3)  # geometry of the init
+
+
+def test_mixed_batch_sampler_is_deterministic_disjoint_and_resumable():
+    from levil_edge.train.data import MixedBatchSampler
+
+    def batches(rank, world, start=0, epoch=1):
+        s = MixedBatchSampler([3, 10], [2, 3], steps_per_epoch=2, seed=5, rank=rank, world_size=world)
+        s.set_epoch(epoch, start)
+        return list(s)
+
+    one = batches(0, 1)
+    assert one == batches(0, 1) and len(one) == 2
+    assert all(sum(i < 3 for i, *_ in b) == 2 and sum(i >= 3 for i, *_ in b) == 3 for b in one)  # 2 labeled + 3 unlabeled
+    assert batches(0, 1, start=1) == one[1:]  # resuming at step 1 replays exactly the rest of the epoch
+    r0, r1 = batches(0, 2, epoch=0), batches(1, 2, epoch=0)
+    unl0, unl1 = ([i for b in r for i, *_ in b if i >= 3] for r in (r0, r1))
+    assert set(unl0 + unl1) == set(range(3, 13))  # the ranks' slices cover every unlabeled video
+    assert len(set(unl0) & set(unl1)) <= 2  # and overlap only where the 12 slots wrap past 10 videos
+    assert batches(0, 1, epoch=2) != one  # a new epoch, a new order
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (mixed precision runs on CUDA only)")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_distill_on_cuda_with_mixed_precision(assets, tmp_path, amp):
+    from levil_edge.train import distill
+
+    result = distill(tiny_distill_options(assets, tmp_path / amp, device="cuda", amp=amp, feature_weight=0.5, epochs=1))
+    assert result["steps"] == 3 and result["final_loss"] == result["final_loss"]  # finite
+    assert all(torch.isfinite(v).all() for v in _weights(tmp_path / amp / "last").values())

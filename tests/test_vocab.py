@@ -59,7 +59,13 @@ def test_verbless_headline_is_rescued():
     # the small model tags "shrinks" as a plural noun; a known verb form with a subject is rescued
     assert labels_of("An object shrinks.") == {"shrink": "verb"}
     assert labels_of("A pink cross moves to the right.") == {"move": "verb"}
-    assert labels_of("Two dogs.") == {} and labels_of("Soccer players.") == {}
+    assert labels_of("A square slides to the right.") == {"slide": "verb"}
+    assert labels_of("Something shrinks.") == {"shrink": "verb"}
+    assert labels_of("Two dogs.") == {} and labels_of("Soccer players.") == {} and labels_of("The dogs.") == {}
+    # "left" in "from left to right" is read as a participle by the small model: not an action
+    assert labels_of("An item travels from left to right.") == {"travel": "verb"}
+    assert labels_of("A man left the room.")["leave room"] == "pair"
+    assert "hit" in labels_of("The dog barked after being hit by a ball.")
 
 
 def test_term_frequency_counts_repeats():

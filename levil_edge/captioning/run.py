@@ -22,6 +22,9 @@ from levil_edge.errors import UsageError
 from levil_edge.utils.io import append_jsonl, read_jsonl
 
 
+NUM_SAMPLES = 3
+
+
 @dataclass
 class CaptionReport:
     out: Path
@@ -36,6 +39,7 @@ class CaptionReport:
     empty: int = 0  # captions the model returned empty
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    samples: list[tuple[str, str]] = field(default_factory=list)  # the first few (path, caption) written
 
     @property
     def videos_per_s(self) -> float:
@@ -44,10 +48,12 @@ class CaptionReport:
     def to_dict(self) -> dict:
         return {
             "out": str(self.out), "errors_file": str(self.errors_file), "model": self.model,
-            "videos": self.videos, "missing": self.missing, "in_shard": self.in_shard, "already_done": self.already_done,
+            "videos": self.videos, "missing": self.missing, "in_shard": self.in_shard,
+            "already_done": self.already_done,
             "captioned": self.captioned, "failed": self.failed, "empty": self.empty,
             "seconds": round(self.seconds, 3), "videos_per_s": round(self.videos_per_s, 4),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
+            "samples": [{"path": p, "caption": c} for p, c in self.samples],
         }
 
 
@@ -171,6 +177,8 @@ def _caption_loop(todo, captioner, dec, report, prompt, frames, max_new_tokens, 
                                               "prompt": prompt, "frames": frames})
                     report.captioned += 1
                     report.empty += not text
+                    if len(report.samples) < NUM_SAMPLES:
+                        report.samples.append((path, text))
             bar.advance(task, len(batch))
             done = report.captioned
             bar.update(task, rate=f"{done / (time.perf_counter() - t0):.2f} videos/s" if done else "")

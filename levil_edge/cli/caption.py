@@ -53,7 +53,7 @@ MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest cap
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Videos per generate() call.")]
 ShardOpt = Annotated[
     Optional[str],
-    typer.Option("--shard", help="i/n: caption shard i of n (0-based; a video's shard is a hash of its path), e.g. 0/4."),
+    typer.Option("--shard", help="i/n: caption shard i of n (0-based; a hash of the path picks the shard), e.g. 0/4."),
 ]
 LimitOpt = Annotated[
     Optional[int], typer.Option("--limit", help="Caption at most this many new videos (a quick look).")
@@ -122,6 +122,20 @@ def _print_report(report, shard: str | None) -> None:
         "output": report.out,
     }
     console.print(kv_table("captioning", rows))
+    if report.samples:
+        console.print(_samples_table(report.samples))
+
+
+def _samples_table(samples):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="first captions", title_justify="left")
+    table.add_column("video")
+    table.add_column("caption")
+    for path, text in samples:
+        table.add_row(escape(Path(path).name), escape(text))  # captions are data, not rich markup
+    return table
 
 
 def register(app) -> None:

@@ -43,6 +43,11 @@ WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading w
 SizeOpt = Annotated[int, typer.Option("--size", help="Crop size: 112 for edge students, 224 = paper setting.")]
 FramesOpt = Annotated[int, typer.Option("--frames", help="Frames per clip (LEViL: 8).")]
 StrideOpt = Annotated[int, typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL).")]
+_FROM_INIT = " Default: the --init checkpoint's, else {}."
+FtStudentOpt = Annotated[Optional[str], typer.Option("--student", help="Student model (see `levil-edge models`)." + _FROM_INIT.format("r3d_18"))]
+FtSizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size." + _FROM_INIT.format("112"))]
+FtFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip." + _FROM_INIT.format("8"))]
+FtStrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride." + _FROM_INIT.format("1"))]
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
 StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last/ checkpoint.")]
@@ -156,7 +161,7 @@ def register(app: typer.Typer) -> None:
         init: Annotated[Optional[str], typer.Option("--init", help="A distill run folder, a checkpoint, a torchvision .pth, or nothing (from scratch).")] = None,
         teacher: Annotated[Optional[str], typer.Option("--teacher", help="Teacher for zero-shot soft targets on unlabeled clips.")] = None,
         no_teacher: Annotated[bool, typer.Option("--no-teacher", help="Plain supervised training on the labeled clips.")] = False,
-        student: StudentOpt = "r3d_18",
+        student: FtStudentOpt = None,
         template: Annotated[str, typer.Option("--template", help="Class prompt for the teacher.")] = "a video of a person {}.",
         tau: Annotated[float, typer.Option("--tau", help="Teacher softmax temperature (LEViL: 1/50).")] = 0.02,
         ce_weight: Annotated[float, typer.Option("--ce-weight", help="Weight of CE on labeled clips.")] = 0.5,
@@ -174,9 +179,9 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 4,
         seed: SeedOpt = 0,
         device: DeviceOpt = "auto",
-        frames: FramesOpt = 8,
-        stride: StrideOpt = 1,
-        size: SizeOpt = 112,
+        frames: FtFramesOpt = None,
+        stride: FtStrideOpt = None,
+        size: FtSizeOpt = None,
         decoder: DecoderOpt = Decoder.auto,
         root: RootOpt = None,
         cache: CacheOpt = None,

@@ -66,6 +66,7 @@ def vocab(
 
 
 def _print_summary(result, paths: dict, top: int) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     s = result.stats
@@ -91,7 +92,7 @@ def _print_summary(result, paths: dict, top: int) -> None:
         table.add_column(col, justify="right" if col in ("#", "df", "tf-idf") else "left")
     for i, label in enumerate(result.labels[:top]):
         info = result.info[label]
-        table.add_row(str(i), label, info.kind, str(info.df), f"{info.tfidf:.4f}")
+        table.add_row(str(i), escape(label), info.kind, str(info.df), f"{info.tfidf:.4f}")
     console.print(table)
 
 

@@ -110,9 +110,21 @@ def _export_legacy(model, example, path: Path, opset: int, dynamic: bool) -> Non
 
 @contextlib.contextmanager
 def _quiet():
-    # The dynamo exporter prints progress lines to stdout; keep stdout clean for --json.
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
+    # The dynamo exporter prints progress lines to stdout (keep it clean for --json) and logs a
+    # "torchvision is not installed" line per torchvision op, which is noise for our students.
+    import logging
+    import warnings
+
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def onnx_opset(proto) -> int:

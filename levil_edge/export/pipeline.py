@@ -144,10 +144,11 @@ def _clip_sets(cfg, data, labels, root, heldout_clips, decoder, seed, tmp: Path)
         paths = [str(it.path) for it in load_spec(data, labels=labels, root=root).items]
         source = str(data)
     else:
-        from levil_edge.data.synthetic import generate_dataset
+        from levil_edge.data.synthetic import CLASS_NAMES, generate_dataset
 
-        recs = generate_dataset(tmp / "check", classes=None, videos_per_class=1, frames=max(16, cfg.frames * cfg.stride), size=max(64, cfg.size), seed=seed)
-        paths, source = [r["path"] for r in recs][:4], "generated clips (pass --calib-data to check on your own)"
+        recs = generate_dataset(tmp / "check", classes=list(CLASS_NAMES)[:4], videos_per_class=1,
+                                frames=max(16, cfg.frames * cfg.stride), size=max(64, cfg.size), seed=seed)
+        paths, source = [r["path"] for r in recs], "generated clips (pass --calib-data to check on your own)"
     if not paths:
         raise CalibrationError(f"{data} lists no videos: check the spec")
     order = np.random.default_rng(seed + 1).permutation(len(paths))

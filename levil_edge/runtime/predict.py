@@ -34,11 +34,12 @@ def predict_videos(
     from levil_edge.metrics import softmax
     from levil_edge.runtime.model import EdgeModel, load_model
     from levil_edge.runtime.preprocess import video_to_input
+    from levil_edge.utils.progress import track
 
     m = model if isinstance(model, EdgeModel) else load_model(model, providers, threads)
     dec = get_decoder(decoder)
     out: dict[str, Any] = {"model": m.describe(), "num_clips": num_clips, "videos": [], "errors": []}
-    for v in videos:
+    for v in track(list(videos), description="predicting"):
         t0 = time.perf_counter()
         try:
             x = video_to_input(v, m.cfg, num_clips, dec)  # (K, 3, T, S, S)

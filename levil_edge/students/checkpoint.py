@@ -3,6 +3,7 @@ both written atomically; and loading of torchvision-style pretrained backbones (
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,14 @@ def save_checkpoint(folder: str | Path, model: nn.Module, cfg: ModelConfig, name
     _check_cfg_matches_model(cfg, model)
     from safetensors.torch import save_file
 
-    kwargs = getattr(model, "student_kwargs", {}) or {}
-    if kwargs:
-        cfg.extra = {**cfg.extra, "student_kwargs": kwargs}
+    # What create_student needs to rebuild this exact shape (and the training dropout), kept in a
+    # copy of cfg so the caller's object is not changed behind its back.
+    extra = dict(cfg.extra)
+    if getattr(model, "student_kwargs", None):
+        extra["student_kwargs"] = dict(model.student_kwargs)
+    if hasattr(model, "drop_rate"):
+        extra["dropout"] = float(model.drop_rate)
+    cfg = dataclasses.replace(cfg, extra=extra)
     folder = Path(folder)
     weights = folder / f"{name}.safetensors"
     # safetensors refuses shared or non-contiguous storage: give it plain CPU copies.
@@ -101,7 +107,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     from levil_edge.students.registry import create_student
 
     kwargs = dict(cfg.extra.get("student_kwargs", {}))
-    model = create_student(cfg.student, cfg.num_classes, embed_dim=cfg.embed_dim, **kwargs)
+    dropout = cfg.extra.get("dropout")  # None: the student's default
+    model = create_student(cfg.student, cfg.num_classes, embed_dim=cfg.embed_dim, dropout=dropout, **kwargs)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -20,7 +20,7 @@ from levil_edge.train.run import RunFolder
 def check_options(opts: TrainOptions) -> None:
     """Contradictory or impossible options fail before any work starts."""
     for name in ("epochs", "batch_size", "frames", "stride", "size", "log_every"):
-        if getattr(opts, name) < 1:
+        if getattr(opts, name) is not None and getattr(opts, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(opts, name)})")
     if opts.lr <= 0:
         raise UsageError(f"--lr must be positive (got {opts.lr})")

@@ -66,6 +66,11 @@ class FinetuneOptions(TrainOptions):
     teacher: Optional[str] = None  # None or no_teacher: plain supervised training
     no_teacher: bool = False
     template: str = "a video of a person {}."
+    # None: the --init checkpoint's (else r3d_18, 8 frames, stride 1, 112 px); a value set here wins.
+    student: Optional[str] = None
+    frames: Optional[int] = None
+    stride: Optional[int] = None
+    size: Optional[int] = None
     tau: float = DEFAULT_TAU
     ce_weight: float = 0.5
     soft_weight: float = 0.5

@@ -52,24 +52,34 @@ def labeled_pools(opts: FinetuneOptions, classes: list[str], run_path: Path | No
 
 
 def init_student(opts: FinetuneOptions, num_classes: int):
-    """-> (model with a fresh C-class head, student name, clip geometry from the init checkpoint or
-    the options, description of the init)."""
+    """-> (model with a fresh C-class head, student name, clip geometry, description of the init).
+
+    Geometry (frames, stride, size, mean, std): an option the user set wins; otherwise the init
+    checkpoint's (a pretrained student keeps what it was trained with); otherwise the defaults."""
+    from levil_edge.errors import UsageError
     from levil_edge.students import create_student, load_checkpoint
     from levil_edge.train.run import find_run_checkpoint
 
-    geometry = {"frames": opts.frames, "stride": opts.stride, "size": opts.size}
-    if opts.init is None:
-        return create_student(opts.student, num_classes, dropout=opts.dropout), opts.student, geometry, "scratch"
-    path = Path(opts.init)
-    if path.suffix in (".pth", ".pt", ".bin", ".ckpt"):  # torchvision-style backbone weights
-        model = create_student(opts.student, num_classes, dropout=opts.dropout, pretrained=path)
-        return model, opts.student, geometry, f"backbone {path}"
-    ckpt = find_run_checkpoint(path)
-    model, cfg = load_checkpoint(ckpt)
-    model.reset_classifier(num_classes)  # pseudo-label head -> C target classes
-    model.set_embed_head(None)  # the feature-distillation head has no use here
-    geometry = {"frames": cfg.frames, "stride": cfg.stride, "size": cfg.size, "mean": cfg.mean, "std": cfg.std}
-    return model.train(), cfg.student, geometry, str(ckpt)
+    geometry = {"frames": 8, "stride": 1, "size": 112}
+    name = opts.student or "r3d_18"
+    path = Path(opts.init) if opts.init else None
+    if path is None or path.suffix in (".pth", ".pt", ".bin", ".ckpt"):  # scratch, or torchvision-style backbone
+        model = create_student(name, num_classes, dropout=opts.dropout, pretrained=path)
+        desc = "scratch" if path is None else f"backbone {path}"
+    else:
+        ckpt = find_run_checkpoint(path)
+        model, cfg = load_checkpoint(ckpt)
+        if opts.student and opts.student != cfg.student:
+            raise UsageError(f"--student {opts.student} but --init {path} is a {cfg.student}: drop --student")
+        model.reset_classifier(num_classes)  # pseudo-label head -> C target classes
+        model.set_embed_head(None)  # the feature-distillation head has no use here
+        model.train()
+        name, desc = cfg.student, str(ckpt)
+        geometry = {"frames": cfg.frames, "stride": cfg.stride, "size": cfg.size, "mean": cfg.mean, "std": cfg.std}
+    for key in ("frames", "stride", "size"):
+        if getattr(opts, key) is not None:
+            geometry[key] = getattr(opts, key)
+    return model, name, geometry, desc
 
 
 def finetune(opts: FinetuneOptions | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -106,8 +116,7 @@ def finetune(opts: FinetuneOptions | None = None, **kwargs: Any) -> dict[str, An
         table, pool, views, info = _teacher_pool(opts, pool, classes, dist)
     common.seed_everything(opts.seed)
     model, student, geometry, init_desc = init_student(opts, len(classes))
-    # A pretrained student keeps the clip geometry and normalisation it was trained with.
-    opts = dataclasses.replace(opts, **{k: v for k, v in geometry.items() if k in ("frames", "stride", "size")})
+    opts = dataclasses.replace(opts, student=student, **{k: geometry[k] for k in ("frames", "stride", "size")})
     norm = {k: geometry[k] for k in ("mean", "std") if k in geometry}
     sources = [Source("labeled", labeled, n_lab)] + ([Source("unlabeled", pool, n_unl)] if use_teacher else [])
     main_pool, main_per_batch = (len(pool), n_unl) if use_teacher else (len(labeled), n_lab)

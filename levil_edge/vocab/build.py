@@ -169,6 +169,16 @@ def _tfidf(tf: int, df: int, n: int) -> float:
     return round(tf / n * (math.log((1 + n) / (1 + df)) + 1.0), 6)
 
 
+def _options(min_df: int, max_df: float, merge_similar: float | None, stoplist) -> dict:
+    if stoplist is None:
+        stop_name = "shipped"
+    elif isinstance(stoplist, (str, Path)):
+        stop_name = str(stoplist)
+    else:
+        stop_name = "custom"
+    return {"min_df": min_df, "max_df": max_df, "merge_similar": merge_similar, "stoplist": stop_name}
+
+
 def check_options(min_df: int, max_df: float, merge_similar: float | None) -> None:
     if min_df < 1:
         raise UsageError(f"--min-df must be a count of captions >= 1, got {min_df}")
@@ -194,8 +204,10 @@ def build_vocab(
 
     check_options(min_df, max_df, merge_similar)
     captions = [str(c).strip() for c in captions]
-    stop = load_stoplist(stoplist) if stoplist is None or isinstance(stoplist, (str, Path)) else {
-        s.strip().lower() for s in stoplist}
+    if stoplist is None or isinstance(stoplist, (str, Path)):
+        stop = load_stoplist(stoplist)
+    else:
+        stop = {term.strip().lower() for term in stoplist}
     nlp = load_spacy(spacy_model)
     cands, n = aggregate(parse_captions(captions, spacy_model, total=len(captions)))
     kept, removed, emptied_by = _apply_filters(cands, n, min_df, max_df, stop)
@@ -221,9 +233,7 @@ def build_vocab(
         "merged": sum(len(m) for m in merged.values()),
         "final": len(labels),
         "kinds": {kind: sum(info[k].kind == kind for k in labels) for kind in ("verb", "object", "pair")},
-        "options": {"min_df": min_df, "max_df": max_df, "merge_similar": merge_similar,
-                    "stoplist": str(stoplist) if isinstance(stoplist, (str, Path)) else (
-                        "shipped" if stoplist is None else "custom")},
+        "options": _options(min_df, max_df, merge_similar, stoplist),
     }
     return Vocab(labels=labels, info=info, stats=stats)
 

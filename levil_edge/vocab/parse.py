@@ -12,8 +12,11 @@ Rules (METHOD.md section 1, with our documented choices where the paper is silen
 - A verb with a negation child ("is not cutting") is skipped: the action does not happen.
 - Rescue of verbless sentences: the small model tags short present-tense captions as noun
   phrases ("An object shrinks." -> ``shrinks``/NNS as the root). When a sentence has no verb and
-  its root is a plural-noun tag whose word lemminflect's dictionary knows as a verb form, with a
-  noun subject (``nsubj`` or ``compound``) to its left, the root is taken as the verb.
+  its root is a plural-noun tag whose word lemminflect's dictionary knows as a verb form, and it
+  has a noun or pronoun subject (``nsubj`` or ``compound``) on its left or the article "a"/"an" (which never
+  goes with a plural noun: "A square slides."), the root is taken as the verb.
+- A bare past participle that is the complement of a preposition ("travels from left to right")
+  is a misread direction word, not an action.
 - Each verb-object pair is a candidate too: "a person is playing guitar" -> ``play``,
   ``guitar``, ``play guitar``.
 """
@@ -113,17 +116,27 @@ def _objects_of(verb) -> Iterator:
 
 
 def _is_misread_verb(root) -> bool:
-    """A sentence root tagged NNS that is a known verb form and has a noun subject on its left."""
+    """A sentence root tagged NNS that is a known verb form, with a subject or "a"/"an" before it."""
     from lemminflect import getAllLemmas
 
     if root.tag_ != "NNS" or not getAllLemmas(root.text.lower(), upos="VERB"):
         return False
-    return any(c.dep_ in ("nsubj", "compound") and c.pos_ in _NOUN_POS and c.i < root.i for c in root.children)
+    left = [c for c in root.children if c.i < root.i]
+    subject = any(c.dep_ in ("nsubj", "compound") and c.pos_ in (*_NOUN_POS, "PRON") for c in left)
+    singular_article = any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in left)
+    return subject or singular_article
+
+
+def _is_misread_participle(token) -> bool:
+    """"from left to right": a VBN hanging off a preposition with no object, subject or auxiliary
+    ("after being hit" keeps its auxiliary and stays a verb)."""
+    core = ("dobj", "obj", "nsubj", "nsubjpass", "aux", "auxpass", "prt", "agent")
+    return token.tag_ == "VBN" and token.dep_ == "pcomp" and not any(c.dep_ in core for c in token.children)
 
 
 def _verb_tokens(doc) -> Iterator:
     for sent in doc.sents:
-        verbs = [t for t in sent if t.pos_ == "VERB"]
+        verbs = [t for t in sent if t.pos_ == "VERB" and not _is_misread_participle(t)]
         if not verbs and _is_misread_verb(sent.root):
             verbs = [sent.root]
         yield from verbs

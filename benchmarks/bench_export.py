@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 STUDENTS = ["r3d_18", "r2plus1d_18", "x3d_xs", "mobilenetv2_tsm"]
-CLASSES = ["move_left", "move_right", "move_up", "move_down", "grow", "shrink"]
+CLASSES = ["move_left", "move_right", "grow"]
 
 
 def make_data(root: Path, videos_per_class: int) -> Path:
     from levil_edge.data.synthetic import generate_dataset
 
-    generate_dataset(root, classes=CLASSES, videos_per_class=videos_per_class, frames=32, size=128, seed=11, difficulty=0.2)
+    generate_dataset(root, classes=CLASSES, videos_per_class=videos_per_class, frames=32, size=128, seed=11, difficulty=0.1)
     return root
 
 
@@ -48,7 +48,7 @@ def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8):
     x = np.concatenate([video_to_input(it.path, cfg, 2, "pyav") for it in items])
     y = torch.tensor(np.repeat([it.label for it in items], 2))
     x = torch.from_numpy(x)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(0)
     model.train()
     t0 = time.time()
@@ -58,7 +58,7 @@ def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % 10 == 0:
+        if step % 5 == 0:
             print(f"  step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
     model.eval()
     with torch.inference_mode():
@@ -96,7 +96,7 @@ def bench_student(student: str, data: Path, out: Path, args) -> dict:
     row: dict = {"student": student, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
     if student in args.train:
         print(f"{student}: training {args.train_steps} steps", flush=True)
-        model, row["train_acc"] = train_briefly(model, cfg, data, args.train_steps)
+        model, row["train_acc"] = train_briefly(model, cfg, data, args.train_steps, args.train_batch)
     model.eval()
     t0 = time.time()
     res = export_model(None, out / student, model=model, cfg=cfg, int8=True, calib_data=str(data),
@@ -159,11 +159,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", nargs="+", default=STUDENTS)
     ap.add_argument("--train", nargs="*", default=["r3d_18"], help="students to train briefly before export")
-    ap.add_argument("--train-steps", type=int, default=60)
-    ap.add_argument("--videos-per-class", type=int, default=10)
+    ap.add_argument("--train-steps", type=int, default=45)
+    ap.add_argument("--videos-per-class", type=int, default=16)
     ap.add_argument("--calib-clips", type=int, default=300)
-    ap.add_argument("--heldout-clips", type=int, default=120)
+    ap.add_argument("--heldout-clips", type=int, default=90)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="keep data and exports here (default: a temp folder)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "export.md")

@@ -70,7 +70,6 @@ def test_runtime_preprocessing_equals_the_training_pipeline(tiny_onnx) -> None:
     torch = pytest.importorskip("torch")
     from levil_edge.data.dataset import ClipDataset
     from levil_edge.runtime.preprocess import video_to_input
-    from levil_edge.train.data import ClipSettings, load_train_tensor  # noqa: F401 - the training input transform
 
     _, video = tiny_onnx
     cfg = F.tiny_config()

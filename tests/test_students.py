@@ -223,3 +223,31 @@ def test_save_refuses_a_config_that_does_not_describe_the_model(tmp_path) -> Non
     with pytest.raises(ConfigError, match="student"):
         save_checkpoint(tmp_path, model, ModelConfig(student="r3d_18", num_classes=3))
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.integration
+def test_models_cli_lists_every_student(capsys) -> None:
+    from levil_edge.cli.app import run
+
+    assert run(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert sorted(rows) == STUDENTS
+    for name, (params_m, gflops) in TARGETS.items():
+        assert rows[name]["params_m"] == pytest.approx(params_m, rel=0.05)
+        assert rows[name]["gflops"] == pytest.approx(gflops, rel=0.05)
+        assert rows[name]["clip"] == "8x112x112" and rows[name]["stride"] == 2
+    assert run(["models", "--num-classes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "x3d_xs" in out and "10-class head" in out
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", STUDENTS)
+def test_students_on_cuda_match_cpu(name, clip, monkeypatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # TF32 convs would differ by ~1e-3
+    model = randomize_bn(create_student(name, 5), clip)
+    with torch.no_grad():
+        ref = model(clip)
+        got = model.cuda()(clip.cuda()).cpu()
+    torch.testing.assert_close(got, ref, atol=1e-3, rtol=1e-3)

@@ -137,6 +137,8 @@ def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
     partial.write_text("move_left\nspin\n")
     with pytest.raises(DatasetError, match="move_right, move_up"):
         finetune(labels=str(partial), out=str(tmp_path / "bad"), **common)
+    # the failed run saved nothing, so its folder is simply reused once the labels are fixed
+    assert finetune(labels=str(assets.labels), out=str(tmp_path / "bad"), no_teacher=True, **common)["steps"] == 3
 
 
 def test_finetune_from_distill_run_with_teacher_and_pseudo_labels(assets, tmp_path):

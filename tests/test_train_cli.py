@@ -59,3 +59,6 @@ def test_cli_errors_are_one_line(tmp_path_factory, tmp_path, capsys):
     rc = run(["distill", "--videos", str(a.videos), "--vocab", str(a.vocab), "--teacher", str(a.teacher),
               "--out", str(tmp_path / "y"), "--amp", "fp16", "--device", "cpu"])
     assert rc == 2 and "--amp fp16 needs CUDA" in capsys.readouterr().err
+    rc = run(["distill", "--videos", str(a.videos), "--vocab", str(a.vocab), "--teacher", str(a.teacher),
+              "--out", str(tmp_path / "z"), "--flip", "2"])
+    assert rc == 2 and "--flip is a probability" in capsys.readouterr().err

@@ -48,6 +48,7 @@ FtStudentOpt = Annotated[Optional[str], typer.Option("--student", help="Student 
 FtSizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size." + _FROM_INIT.format("112"))]
 FtFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip." + _FROM_INIT.format("8"))]
 FtStrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride." + _FROM_INIT.format("1"))]
+FlipOpt = Annotated[float, typer.Option("--flip", help="Horizontal-flip probability; 0 when left/right matters to the labels.")]
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
 StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last/ checkpoint.")]
@@ -59,13 +60,13 @@ TeacherBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Vide
 
 def _common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip, amp, workers, seed, device,
             frames, stride, size, decoder, root, log_every, save_every, stop_after, resume, tensorboard,
-            trust_remote_code, teacher_batch_size, cache) -> dict:
+            trust_remote_code, teacher_batch_size, cache, flip) -> dict:
     d = dict(out=str(out), student=student, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
              warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp.value, workers=workers, seed=seed,
              device=device, frames=frames, stride=stride, size=size, decoder=decoder.value, root=root,
              log_every=log_every, save_every=save_every, stop_after=stop_after, resume=resume,
              tensorboard=tensorboard, trust_remote_code=trust_remote_code,
-             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None)
+             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None, flip=flip)
     if epochs is not None:
         d["epochs"] = epochs
     return d
@@ -124,6 +125,7 @@ def register(app: typer.Typer) -> None:
         size: SizeOpt = 112,
         decoder: DecoderOpt = Decoder.auto,
         root: RootOpt = None,
+        flip: FlipOpt = 0.5,
         cache: CacheOpt = None,
         teacher_batch_size: TeacherBatchOpt = 8,
         log_every: LogEveryOpt = 10,
@@ -145,7 +147,7 @@ def register(app: typer.Typer) -> None:
                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                         save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                        teacher_batch_size, cache))
+                                        teacher_batch_size, cache, flip))
         _show(distill(opts), "distill", as_json)
 
     @app.command("finetune")
@@ -184,6 +186,7 @@ def register(app: typer.Typer) -> None:
         size: FtSizeOpt = None,
         decoder: DecoderOpt = Decoder.auto,
         root: RootOpt = None,
+        flip: FlipOpt = 0.5,
         cache: CacheOpt = None,
         teacher_batch_size: TeacherBatchOpt = 8,
         log_every: LogEveryOpt = 10,
@@ -208,5 +211,5 @@ def register(app: typer.Typer) -> None:
                                **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                          amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                          save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                         teacher_batch_size, cache))
+                                         teacher_batch_size, cache, flip))
         _show(finetune(opts), "finetune", as_json)

@@ -155,10 +155,17 @@ def _pick_colour(rng: np.random.Generator, avoid: Iterable[str] = ()) -> tuple[s
     return name, np.clip(rgb, 0, 255)
 
 
-def _background(rng: np.random.Generator, size: int, difficulty: float, avoid: str) -> tuple[str, np.ndarray]:
-    """(H, W, 3) float32 background: flat, gradient or (harder) blotchy texture."""
-    name, base = _pick_colour(rng, avoid=[avoid])
-    base = 0.55 * base + 0.45 * rng.uniform(60, 200, 3)  # muted so the object stands out
+def _background(rng: np.random.Generator, size: int, difficulty: float, avoid: str,
+                object_rgb: np.ndarray | None = None) -> tuple[str, np.ndarray]:
+    """(H, W, 3) float32 background: flat, gradient or (harder) blotchy texture. Its base colour
+    keeps a minimum distance from ``object_rgb`` (smaller when harder): the main object must stay
+    visible, or the clip's label would be noise."""
+    min_dist = 150.0 - 60.0 * difficulty
+    for _ in range(50):
+        name, base = _pick_colour(rng, avoid=[avoid])
+        base = 0.55 * base + 0.45 * rng.uniform(60, 200, 3)  # muted so the object stands out
+        if object_rgb is None or np.linalg.norm(base - object_rgb) >= min_dist:
+            break
     img = np.broadcast_to(base, (size, size, 3)).astype(np.float32).copy()
     kind = rng.choice(["flat", "gradient", "texture"], p=[0.5 - 0.3 * difficulty, 0.3, 0.2 + 0.3 * difficulty])
     if kind == "gradient":
@@ -296,7 +303,7 @@ def render_clip_meta(
     colour, rgb = _pick_colour(rng)
     shape_pool = _ROTATING_SHAPES if cls.startswith("rotate_") else SHAPES
     shape = shape_pool[rng.integers(len(shape_pool))]
-    bg_name, bg = _background(rng, size, difficulty, avoid=colour)
+    bg_name, bg = _background(rng, size, difficulty, avoid=colour, object_rgb=rgb)
     main = _main_track(cls, rng, frames, size, difficulty)
     n_distract = int(rng.integers(0, 1 + round(3 * difficulty) + (rng.random() < 0.3)))
     distractors = [

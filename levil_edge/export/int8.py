@@ -3,14 +3,11 @@ Q/DQ files, check the TensorRT one, and measure agreement with FP32 on held-out 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from levil_edge.config import ModelConfig
 from levil_edge.errors import CalibrationError
-
-log = logging.getLogger(__name__)
 
 WARN_BELOW = 300
 

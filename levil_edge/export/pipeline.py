@@ -5,7 +5,6 @@ Returns a JSON-ready dict; the CLI only prints it. Usable from Python (the demo 
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,6 @@ import numpy as np
 
 from levil_edge.config import ModelConfig
 from levil_edge.errors import CalibrationError, UsageError
-
-log = logging.getLogger(__name__)
 
 FP32_FILE = "model.onnx"
 INT8_TRT_FILE = "model.int8.trt.onnx"

@@ -24,6 +24,8 @@ def check_options(opts: TrainOptions) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(opts, name)})")
     if opts.lr <= 0:
         raise UsageError(f"--lr must be positive (got {opts.lr})")
+    if not 0 <= opts.flip <= 1:
+        raise UsageError(f"--flip is a probability in [0, 1] (got {opts.flip})")
     if opts.workers < 0 or opts.save_every < 0 or opts.grad_clip < 0 or opts.weight_decay < 0 or opts.warmup_epochs < 0:
         raise UsageError("--workers, --save-every, --grad-clip, --weight-decay and --warmup-epochs must be >= 0")
     if opts.stop_after is not None and opts.stop_after < 1:
@@ -75,7 +77,7 @@ def build_loader(sources, opts: TrainOptions, dist: DistInfo, main_pool: int, ma
     """A DataLoader over ``sources`` whose epoch is one pass over the main pool."""
     from levil_edge.train.data import ClipSettings, MixedBatchSampler, TrainClips, make_loader, steps_per_epoch
 
-    settings = ClipSettings(frames=opts.frames, stride=opts.stride, size=opts.size, mean=tuple(mean),
+    settings = ClipSettings(frames=opts.frames, stride=opts.stride, size=opts.size, flip=opts.flip, mean=tuple(mean),
                             std=tuple(std), num_views=num_views, decoder=opts.decoder, seed=opts.seed)
     steps = steps_per_epoch(main_pool, main_per_batch, dist.world_size)
     sampler = MixedBatchSampler([len(s.items) for s in sources], [s.per_batch for s in sources], steps,

@@ -26,6 +26,7 @@ class TrainOptions:
     frames: int = 8  # one random clip of 8 consecutive frames (LEViL)
     stride: int = 1  # consecutive frames
     size: int = 112  # edge default; 224 = paper setting
+    flip: float = 0.5  # horizontal-flip probability (0 when left/right is the label, e.g. "move left")
     decoder: str = "auto"
     root: Optional[str] = None
     log_every: int = 10

@@ -84,6 +84,7 @@ class ClipSettings:
     size: int = 112
     mean: tuple[float, float, float] = (0.43216, 0.394666, 0.37645)
     std: tuple[float, float, float] = (0.22803, 0.22145, 0.216989)
+    flip: float = 0.5  # horizontal-flip probability
     num_views: int = 1  # teacher views per video in the target cache; one is drawn per sample
     decoder: str = "auto"
     seed: int = 0
@@ -138,7 +139,7 @@ def load_train_tensor(path, s: ClipSettings, rng: np.random.Generator, decoder) 
     from levil_edge.data.clips import load_train_clip
     from levil_edge.data.transforms import normalize
 
-    frames = load_train_clip(path, s.frames, s.stride, s.size, rng, decoder)  # uint8 (T, S, S, 3)
+    frames = load_train_clip(path, s.frames, s.stride, s.size, rng, decoder, flip=s.flip)  # uint8 (T, S, S, 3)
     return torch.from_numpy(np.ascontiguousarray(normalize(frames, s.mean, s.std)))
 
 

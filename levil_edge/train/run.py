@@ -55,11 +55,14 @@ class RunFolder:
             if not self.has_checkpoint("last"):
                 raise UsageError(f"--resume: {self.path} has no last/ checkpoint to resume from; drop --resume")
             return
-        if self.config_path.exists() or self.has_checkpoint("last"):
+        if self.has_checkpoint("last"):
             raise UsageError(
                 f"run folder {self.path} already holds a run: pass --resume to continue it or another --out"
             )
+        # A run that stopped before its first checkpoint (a bad option, a NaN in step 1) has nothing
+        # to resume: its folder is reused, without its stale log.
         self.path.mkdir(parents=True, exist_ok=True)
+        self.metrics_path.unlink(missing_ok=True)
         atomic_write_json(self.config_path, config)
 
     def load_config(self) -> dict[str, Any]:

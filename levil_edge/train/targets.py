@@ -79,20 +79,27 @@ def _fill(setup: TeacherSetup, teacher, items, label_texts, template) -> None:
 
 
 def _soft(targets, tau: float) -> torch.Tensor:
-    """(N, V, C) float32 soft targets for every (video, view); invalid rows are uniform (never used)."""
+    """(N, V, C) float32 soft targets for every (video, view), through the cache's public
+    ``cosines`` (embedding teachers: cos from cached embeddings; X-CLIP: cached cosines).
+    Rows the teacher could not decode stay uniform; they are dropped from training anyway."""
     n, v = len(targets), targets.num_views
-    if targets.kind == "logits":
-        cos = np.asarray(targets._cos, dtype=np.float32)  # (N, V, C), cached by label set
-    else:
-        emb = np.asarray(targets.embeddings, dtype=np.float32)  # (N, V, D)
-        cos = emb.reshape(n * v, -1) @ np.asarray(targets.text_embeddings, dtype=np.float32).T
-        cos = cos.reshape(n, v, -1)
+    rows = np.flatnonzero(np.asarray(targets.valid, dtype=bool))
+    cos = np.zeros((n, v, len(targets.label_texts)), dtype=np.float32)
+    for k in range(v):
+        if len(rows):
+            cos[rows, k] = targets.cosines(rows, k)  # (n_valid, C)
     return torch.softmax(torch.from_numpy(cos) / tau, dim=-1)
 
 
 def _embed(targets) -> torch.Tensor:
     """(N, V, E): the adapter's features when the cache has them (Co-Settle), else the teacher's
     L2-normalised video embeddings."""
-    feats = getattr(targets, "_features", None)
-    arr = feats if feats is not None else targets.embeddings
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    rows = np.flatnonzero(np.asarray(targets.valid, dtype=bool))
+    first = targets.features(int(rows[0]), 0) if len(rows) else None
+    if first is None:
+        return torch.from_numpy(np.ascontiguousarray(targets.embeddings, dtype=np.float32))
+    out = np.zeros((len(targets), targets.num_views, len(first)), dtype=np.float32)
+    for i in rows:
+        for k in range(targets.num_views):
+            out[i, k] = targets.features(int(i), k)
+    return torch.from_numpy(out)

@@ -21,6 +21,7 @@ from levil_edge.cli.common import (
     kv_table,
     print_json,
 )
+from levil_edge.errors import UsageError
 
 
 class Amp(str, enum.Enum):
@@ -108,6 +109,7 @@ def register(app: typer.Typer) -> None:
         out: OutOpt,
         student: StudentOpt = "r3d_18",
         feature_weight: Annotated[float, typer.Option("--feature-weight", help="FD-VLM: weight of the embedding MSE to the teacher (0 = off).")] = 0.0,
+        teacher_adapter: Annotated[Optional[Path], typer.Option("--teacher-adapter", exists=True, file_okay=False, help="Co-Settle adapter folder (`levil-edge adapt`): its temporally consistent features become the --feature-weight target; soft targets keep the text-aligned embedding.")] = None,
         tau: Annotated[float, typer.Option("--tau", help="Teacher softmax temperature (LEViL: 1/50).")] = 0.02,
         template: Annotated[str, typer.Option("--template", help="Prompt around each pseudo-label.")] = "{}",
         epochs: EpochsOpt = None,
@@ -142,8 +144,10 @@ def register(app: typer.Typer) -> None:
         """
         from levil_edge.train import DistillOptions, distill
 
+        if teacher_adapter is not None and feature_weight <= 0:
+            raise UsageError("--teacher-adapter only changes the feature-distillation target: add --feature-weight (e.g. 1.0)")
         opts = DistillOptions(videos=videos, vocab=str(vocab), teacher=teacher, feature_weight=feature_weight,
-                              tau=tau, template=template,
+                              teacher_adapter=str(teacher_adapter) if teacher_adapter else None, tau=tau, template=template,
                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                         save_every, stop_after, resume, tensorboard, trust_remote_code,

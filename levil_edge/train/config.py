@@ -48,6 +48,7 @@ class DistillOptions(TrainOptions):
     vocab: str
     teacher: str
     feature_weight: float = 0.0  # FD-VLM embedding MSE weight; 0 = LEViL ZSD only
+    teacher_adapter: Optional[str] = None  # Co-Settle adapter: its features are the feature-distillation target
     tau: float = DEFAULT_TAU
     template: str = "{}"  # prompt for pseudo-labels
     cache: Optional[str] = None  # teacher target cache folder (default: <out>/teacher_cache)

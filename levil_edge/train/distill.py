@@ -51,7 +51,7 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
         raise DatasetError(f"{opts.videos}: no videos found")
     with_embed = opts.feature_weight > 0
     teacher = TeacherSetup(opts.teacher, Path(opts.cache or Path(opts.out) / "teacher_cache"), opts.device,
-                           opts.teacher_batch_size, opts.trust_remote_code, opts.decoder)
+                           opts.teacher_batch_size, opts.trust_remote_code, opts.decoder, opts.teacher_adapter)
     table, valid, info = load_target_table(teacher, spec.items, vocab, opts.template, opts.tau, dist, with_embed)
     items, rows = common.keep_valid(spec.items, valid)
     if not items:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ class TeacherSetup:
     batch_size: int = 8
     trust_remote_code: bool = False
     decoder: str = "auto"
+    adapter: Optional[str] = None  # Co-Settle adapter folder: its features become the FD-VLM target
 
 
 def load_target_table(setup: TeacherSetup, items: Sequence[Any], label_texts: Sequence[str], template: str,
@@ -68,14 +69,18 @@ def _load_teacher(setup: TeacherSetup):
     from levil_edge.teachers import load_teacher
 
     return load_teacher(setup.model, device=setup.device, trust_remote_code=setup.trust_remote_code,
-                        batch_size=setup.batch_size)
+                        batch_size=setup.batch_size, adapter=setup.adapter)
 
 
 def _fill(setup: TeacherSetup, teacher, items, label_texts, template) -> None:
     from levil_edge.teachers import fill_cache
 
     # The label set is filled too: its text embeddings (or, for X-CLIP, per-view cosines) get cached.
-    fill_cache(items, teacher, setup.cache_dir, decoder=setup.decoder, labels=list(label_texts), template=template)
+    # With an adapter, the cache also stores its temporally consistent features beside the
+    # text-aligned embedding; soft targets keep using the embedding (the joint text space).
+    features_fn = getattr(teacher, "embed_features", None) if setup.adapter else None
+    fill_cache(items, teacher, setup.cache_dir, decoder=setup.decoder, labels=list(label_texts), template=template,
+               features_fn=features_fn)
 
 
 def _soft(targets, tau: float) -> torch.Tensor:

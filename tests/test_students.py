@@ -113,6 +113,8 @@ def test_student_interface_and_checkpoint_round_trip(name, clip, tmp_path) -> No
         assert model(clip).shape == (2, 3)
     with pytest.raises(ConfigError, match="embedding head"):
         model.forward_embed(feats)
+    with pytest.raises(ConfigError, match=r"\(B, 3, T, H, W\)"):
+        model(clip.transpose(1, 2))  # (B, T, 3, H, W): a common mistake
 
 
 @pytest.mark.parametrize("name", ["x3d_xs", "mobilenetv2_tsm"])
@@ -214,6 +216,18 @@ def test_checkpoint_head_vs_labels_mismatch(tiny_ckpt, tmp_path) -> None:
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match="3-class head but config.json says 4"):
         load_checkpoint(folder)
+
+
+def test_save_unwraps_ddp_style_wrappers(tmp_path) -> None:
+    class Wrapper(nn.Module):  # what DistributedDataParallel looks like from outside: .module
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    model = create_student("x3d_xs", 3, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), num_features=16)
+    save_checkpoint(tmp_path, Wrapper(model), ModelConfig(student="x3d_xs", num_classes=3))
+    loaded, _ = load_checkpoint(tmp_path)  # strict: no "module." prefixes in the file
+    torch.testing.assert_close(loaded.fc.weight, model.fc.weight)
 
 
 def test_save_refuses_a_config_that_does_not_describe_the_model(tmp_path) -> None:

@@ -11,6 +11,18 @@ from torch import nn
 from levil_edge.errors import ConfigError
 
 
+def check_input(x: torch.Tensor) -> None:
+    """Refuse clips in the wrong layout with a message, instead of a shape error deep in a conv.
+    (Static checks: torch.export evaluates them once at trace time, nothing lands in the ONNX graph.)"""
+    if torch.jit.is_tracing():  # the legacy ONNX exporter: shapes are tensors there, checking would warn
+        return
+    if x.ndim != 5 or x.shape[1] != 3:
+        raise ConfigError(
+            f"students take float clips (B, 3, T, H, W), got shape {tuple(x.shape)}: move channels to axis 1 "
+            "(uint8 (T, H, W, 3) frames become (3, T, H, W) with levil_edge.data.transforms.normalize)"
+        )
+
+
 class Student(nn.Module):
     """Base class. Subclasses build their backbone, then call ``_init_head``.
 
@@ -49,7 +61,11 @@ class Student(nn.Module):
         inside ``forward``; exports call ``forward(x)`` and so never contain the embedding head."""
         feats = self.forward_features(x)  # (B, D)
         logits = self.forward_head(feats)
-        return (logits, self.forward_embed(feats)) if return_embed else logits
+        # The legacy (TorchScript) ONNX exporter turns default arguments into tensors: never
+        # branch on one while tracing; exports want the logits alone anyway.
+        if not torch.jit.is_tracing() and return_embed:
+            return logits, self.forward_embed(feats)
+        return logits
 
     def forward_embed(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, E)
         if self.embed_head is None:

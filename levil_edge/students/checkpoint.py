@@ -27,6 +27,7 @@ def save_checkpoint(folder: str | Path, model: nn.Module, cfg: ModelConfig, name
 
     ``cfg`` must describe ``model`` (student, class count, embedding head): a mismatch is refused
     here rather than discovered when someone loads the file."""
+    model = unwrap_model(model)
     _check_cfg_matches_model(cfg, model)
     from safetensors.torch import save_file
 
@@ -46,6 +47,18 @@ def save_checkpoint(folder: str | Path, model: nn.Module, cfg: ModelConfig, name
         save_file(state, str(tmp), metadata={"format": "pt", "student": cfg.student})
     cfg.save(folder / "config.json")
     return weights
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The student inside DistributedDataParallel (``.module``) or torch.compile (``._orig_mod``),
+    so checkpoint keys never carry their prefixes."""
+    while True:
+        inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
 
 
 def _check_cfg_matches_model(cfg: ModelConfig, model: nn.Module) -> None:

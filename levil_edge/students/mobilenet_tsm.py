@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from levil_edge.students.base import Student
+from levil_edge.students.base import Student, check_input
 from levil_edge.students.registry import register_student
 
 
@@ -107,6 +107,7 @@ class MobileNetV2TSM(Student):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x)
         _, c, t, h, w = x.shape  # (B, 3, T, H, W)
         x = x.transpose(1, 2).reshape(-1, c, h, w)  # (B*T, 3, H, W): frames folded into the batch
         for block in self.features:

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from levil_edge.students.base import Student
+from levil_edge.students.base import Student, check_input
 from levil_edge.students.registry import register_student
 
 
@@ -130,6 +130,7 @@ class VideoResNet(Student):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x)
         x = self.stem(x)  # (B, 64, T, H/2, W/2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16)
         return self.avgpool(x).flatten(1)  # (B, 512)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from levil_edge.students.base import Student
+from levil_edge.students.base import Student, check_input
 from levil_edge.students.registry import register_student
 
 
@@ -114,6 +114,7 @@ class X3D(Student):
         nn.init.zeros_(self.fc.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x)
         x = self.stages(self.stem(x))  # (B, 192, T, H/32, W/32)
         x = self.pool(self.conv5(x)).flatten(1)  # (B, 432)
         return self.pre_logits(x)  # (B, 2048)

@@ -24,20 +24,20 @@ STUDENTS = ["r3d_18", "r2plus1d_18", "x3d_xs", "mobilenetv2_tsm"]
 CLASSES = ["move_left", "move_right", "grow"]
 
 
-def make_data(root: Path, videos_per_class: int) -> Path:
+def make_data(root: Path, videos_per_class: int, size: int = 128) -> Path:
     from levil_edge.data.synthetic import generate_dataset
 
-    generate_dataset(root, classes=CLASSES, videos_per_class=videos_per_class, frames=32, size=128, seed=11, difficulty=0.1)
+    generate_dataset(root, classes=CLASSES, videos_per_class=videos_per_class, frames=32, size=size, seed=11, difficulty=0.1)
     return root
 
 
-def config(student: str):
+def config(student: str, size: int = 112):
     from levil_edge.config import ModelConfig
 
-    return ModelConfig(student=student, num_classes=len(CLASSES), labels=list(CLASSES), frames=8, stride=2, size=112)
+    return ModelConfig(student=student, num_classes=len(CLASSES), labels=list(CLASSES), frames=8, stride=2, size=size)
 
 
-def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8):
+def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8, lr: float = 2e-3):
     """A plain supervised loop on 2 evaluation clips per video: enough for confident, non-flat logits."""
     import torch
 
@@ -48,7 +48,7 @@ def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8):
     x = np.concatenate([video_to_input(it.path, cfg, 2, "pyav") for it in items])
     y = torch.tensor(np.repeat([it.label for it in items], 2))
     x = torch.from_numpy(x)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(0)
     model.train()
     t0 = time.time()
@@ -63,6 +63,37 @@ def train_briefly(model, cfg, data: Path, steps: int, batch: int = 8):
     model.eval()
     with torch.inference_mode():
         acc = float(np.mean([(model(x[i:i + 16]).argmax(1) == y[i:i + 16]).float().mean().item() for i in range(0, len(x), 16)]))
+    return model, acc
+
+
+def fit_head(model, cfg, data: Path, iters: int = 300):
+    """Linear probe: fit only the classifier on the (frozen, randomly initialised) backbone's features.
+    Much cheaper than training on a shared CPU; gives the non-flat logits an agreement figure needs."""
+    import torch
+
+    from levil_edge.data.specs import load_spec
+    from levil_edge.runtime.preprocess import video_to_input
+
+    items = load_spec(str(data)).items
+    model.eval()
+    feats, ys = [], []
+    with torch.inference_mode():
+        for it in items:
+            x = torch.from_numpy(video_to_input(it.path, cfg, 2, "pyav"))  # (2, 3, T, S, S)
+            feats.append(model.forward_features(x))  # (2, D)
+            ys += [it.label] * len(x)
+    f, y = torch.cat(feats), torch.tensor(ys)
+    f = f.clone()
+    head = model.fc
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(iters):
+        loss = torch.nn.functional.cross_entropy(head(f), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = float((head(f).argmax(1) == y).float().mean())
+    print(f"  linear probe: loss {loss.item():.3f}, train acc {acc:.2f}", flush=True)
     return model, acc
 
 
@@ -91,12 +122,15 @@ def bench_student(student: str, data: Path, out: Path, args) -> dict:
     from levil_edge.students import create_student
 
     torch.manual_seed(0)
-    cfg = config(student)
+    cfg = config(student, args.size)
     model = create_student(student, len(CLASSES), dropout=0.0)
     row: dict = {"student": student, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+    if student in args.probe:
+        print(f"{student}: fitting a linear head on frozen random features", flush=True)
+        model, row["probe_acc"] = fit_head(model, cfg, data)
     if student in args.train:
         print(f"{student}: training {args.train_steps} steps", flush=True)
-        model, row["train_acc"] = train_briefly(model, cfg, data, args.train_steps, args.train_batch)
+        model, row["train_acc"] = train_briefly(model, cfg, data, args.train_steps, args.train_batch, args.lr)
     model.eval()
     t0 = time.time()
     res = export_model(None, out / student, model=model, cfg=cfg, int8=True, calib_data=str(data),
@@ -106,6 +140,9 @@ def bench_student(student: str, data: Path, out: Path, args) -> dict:
     row["agreement"] = res["int8"]["agreement"]
     row["heldout_clips"] = res["int8"]["heldout_clips"]
     row["calib_clips"] = res["int8"]["calibration"]["clips"]
+    if args.no_latency:
+        print(json.dumps(row, default=float), flush=True)
+        return row
     torch.set_num_threads(args.threads)
     row["ms"] = {}
     for b in (1, 8):
@@ -165,6 +202,10 @@ def main() -> None:
     ap.add_argument("--heldout-clips", type=int, default=90)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--train-batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--probe", nargs="*", default=[], help="students whose head is fitted on frozen features")
+    ap.add_argument("--size", type=int, default=112, help="clip size (the latency table is at 112)")
+    ap.add_argument("--no-latency", action="store_true", help="only train, export, calibrate and measure agreement")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="keep data and exports here (default: a temp folder)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "export.md")
@@ -172,8 +213,11 @@ def main() -> None:
     os.environ.setdefault("LEVIL_NO_PROGRESS", "1")
     started, t0 = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), time.time()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-export-"))
-    data = make_data(work / "data", args.videos_per_class)
+    data = make_data(work / "data", args.videos_per_class, size=max(64, args.size + 16))
     rows = [bench_student(s, data, work / "deploy", args) for s in args.students]
+    if args.no_latency:
+        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2, default=float))
+        return
     md = markdown(rows, args, started, time.time() - t0)
     print(md)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,8 @@ def videos(tmp_path_factory) -> Path:
     from levil_edge.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("adapt_videos")
-    generate_dataset(root, videos_per_class=2, frames=16, size=64, seed=0, layout="flat")
+    # 4 per class: the held-out tenth must hold enough videos for a stable validation cycle loss
+    generate_dataset(root, videos_per_class=4, frames=16, size=64, seed=0, layout="flat")
     (root / "broken.mp4").write_bytes(b"not a video at all")  # must be skipped and counted
     return root
 
@@ -203,7 +204,7 @@ def test_adapt_cli_end_to_end_lowers_the_cycle_loss(tiny_clip, videos, tmp_path,
     out = tmp_path / "adapters" / "tiny"
     argv = [
         "adapt", "--teacher", str(tiny_clip), "--videos", str(videos), "--out", str(out),
-        "--epochs", "6", "--batch-size", "8", "--lr", "0.03", "--device", "cpu", "--json",
+        "--epochs", "4", "--batch-size", "8", "--lr", "0.03", "--device", "cpu", "--json",
     ]
     assert run(argv) == 0
     result = json.loads(capsys.readouterr().out)
@@ -213,7 +214,7 @@ def test_adapt_cli_end_to_end_lowers_the_cycle_loss(tiny_clip, videos, tmp_path,
     assert (out / "diagnostics.png").read_bytes()[:4] == b"\x89PNG"
     assert result["skipped"] >= 1  # broken.mp4
     hist = result["history"]
-    assert [h["epoch"] for h in hist] == list(range(7))
+    assert [h["epoch"] for h in hist] == list(range(5))
     assert hist[-1]["val_cycle_loss"] < hist[0]["val_cycle_loss"] - 0.05, hist
     assert result["after"]["intra_norm"] < result["before"]["intra_norm"]
     meta = json.loads((out / "adapter.json").read_text())

@@ -92,7 +92,8 @@ def test_student_interface_and_checkpoint_round_trip(name, clip, tmp_path) -> No
     assert (logits[0] - logits[1]).abs().max() > 1e-3 and logits.std() > 1e-3
     # clips are independent: batch element 0 alone gives the same logits
     with torch.no_grad():
-        torch.testing.assert_close(model(clip[:1]), logits[:1], atol=1e-5, rtol=1e-4)
+        # float32 convs pick other kernels for another batch size: agree to float32 noise, not bits
+            torch.testing.assert_close(model(clip[:1]), logits[:1], atol=2e-4, rtol=1e-3)
 
     cfg = student_config(name, 5, list("abcde"), embed_dim=7)
     assert (cfg.frames, cfg.size) == (get_default_cfg(name)["frames"], get_default_cfg(name)["size"])

@@ -4,26 +4,18 @@ safetensors only (no pickle)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-
 from levil_edge.adapt.projection import CoSettleProjection
 from levil_edge.errors import CheckpointError
+from levil_edge.utils.io import file_sha256
 
 WEIGHTS = "adapter.safetensors"
 META = "adapter.json"
 FORMAT = "levil-edge/co-settle-adapter"
 FORMAT_VERSION = 1
 
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_adapter(out_dir: str | Path, projection: CoSettleProjection, meta: dict) -> dict:

@@ -7,7 +7,6 @@ SHA-256 so a mismatch is caught)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,6 @@ from levil_edge.errors import CalibrationError
 FORMAT = "levil-edge-calibration-ranges"
 VERSION = 1
 
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_ranges(

@@ -25,7 +25,8 @@ def export_int8(
     seed: int,
     tmp: Path,
 ) -> dict[str, Any]:
-    from levil_edge.calibration.ranges import file_sha256, load_ranges, save_ranges
+    from levil_edge.calibration.ranges import load_ranges, save_ranges
+    from levil_edge.utils.io import file_sha256
     from levil_edge.export import pipeline as P
     from levil_edge.export.quantize import finalize, preprocess, quantize_from_ranges
     from levil_edge.export.trt_check import check_trt_compat

@@ -23,6 +23,20 @@ def check_input(x: torch.Tensor) -> None:
         )
 
 
+def init_weights(model: nn.Module) -> None:
+    """torchvision's initialisation for its video ResNets and MobileNetV2: Kaiming-normal convs
+    (fan-out), BN to identity, small normal Linear layers."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
 class Student(nn.Module):
     """Base class. Subclasses build their backbone, then call ``_init_head``.
 

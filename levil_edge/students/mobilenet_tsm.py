@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from levil_edge.students.base import Student, check_input
+from levil_edge.students.base import Student, check_input, init_weights
 from levil_edge.students.registry import register_student
 
 
@@ -92,19 +92,7 @@ class MobileNetV2TSM(Student):
         features.append(ConvBNReLU(cin, last, kernel=1))
         self.features = nn.Sequential(*features)
         self._init_head(last, num_classes, dropout, embed_dim)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # torchvision's MobileNetV2 initialisation.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x)

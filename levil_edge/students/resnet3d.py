@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from levil_edge.students.base import Student, check_input
+from levil_edge.students.base import Student, check_input, init_weights
 from levil_edge.students.registry import register_student
 
 
@@ -103,7 +103,7 @@ class VideoResNet(Student):
         self.layer4 = self._make_layer(conv, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self._init_head(512, num_classes, dropout, embed_dim)
-        self._init_weights()
+        init_weights(self)
 
     def _make_layer(self, conv: ConvBuilder, planes: int, blocks: int, stride: int) -> nn.Sequential:
         downsample = None
@@ -116,18 +116,6 @@ class VideoResNet(Student):
         self.inplanes = planes
         mods += [BasicBlock(planes, planes, conv) for _ in range(1, blocks)]
         return nn.Sequential(*mods)
-
-    def _init_weights(self) -> None:
-        # The same initialisation as torchvision's VideoResNet.
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x)

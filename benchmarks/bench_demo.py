@@ -5,7 +5,7 @@ model against FP32 (top-1 and latency), on the generator with ``--difficulty`` (
 the demo uses 0.3) and ``--seed`` (default 1, the demo uses 0). Prints a Markdown table; with
 ``--write FILE`` also writes it with the machine, date and conditions.
 
-    python benchmarks/bench_demo.py --out runs/bench_demo --seeds 1 2 --write benchmarks/results/demo.md
+    python benchmarks/bench_demo.py --out runs/bench_demo --seeds 1 2 --write runs/bench_demo/demo.md
     python benchmarks/bench_demo.py --quick          # the quick scale, a few minutes
 """
 

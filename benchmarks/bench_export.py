@@ -208,7 +208,7 @@ def main() -> None:
     ap.add_argument("--no-latency", action="store_true", help="only train, export, calibrate and measure agreement")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="keep data and exports here (default: a temp folder)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "export.md")
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_export.md"), help="Markdown results (quote them in BENCHMARKS.md)")
     args = ap.parse_args()
     os.environ.setdefault("LEVIL_NO_PROGRESS", "1")
     started, t0 = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), time.time()

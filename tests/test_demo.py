@@ -47,11 +47,11 @@ def test_demo_rejects_a_bad_label_ratio(tmp_path):
 
 @pytest.mark.integration
 def test_quick_demo_end_to_end(tmp_path):
-    """The README's first command, quick, end to end: every stage runs and reports real figures.
+    """The README's first command, quick, end to end: every stage runs, and the paper's claim holds
+    in miniature: at 5% labels (2 per class) the distilled + finetuned student beats the same
+    student from scratch by at least 20 points, and INT8 stays with FP32.
 
-    The quick scale (about 300 optimizer steps) is too short for the x3d_xs student to leave
-    chance on this data, with or without distillation (BENCHMARKS.md, "Demo"), so this test does
-    not assert that distilled + finetuned beats scratch; issue 7 stays open on that claim."""
+    Measured (BENCHMARKS.md, "Demo"): seed 0 gives 81% vs 9%; seeds 1-3 gave 76/64/.. vs 5-10%."""
     pytest.importorskip("torch")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LEVIL_NO_PROGRESS": "1"}
     out = tmp_path / "demo"
@@ -65,8 +65,11 @@ def test_quick_demo_end_to_end(tmp_path):
     fp32 = next(v for k, v in top1.items() if "FP32" in k)
     int8 = next(v for k, v in top1.items() if "INT8" in k)
     assert all(0.0 <= v <= 1.0 for v in (scratch, distilled, fp32, int8)), top1
-    assert abs(fp32 - distilled) <= 0.05, top1  # the ONNX export is the finetuned student
-    assert abs(int8 - fp32) <= 0.05, top1  # INT8 keeps the FP32 model's accuracy
+    assert distilled >= scratch + 0.20, top1  # LEViL's central claim, at the issue's aim of +20 points
+    assert abs(fp32 - distilled) <= 0.02, top1  # the ONNX export is the finetuned student
+    # INT8 within 1 point of FP32 is the target (met by seed 0: 80 vs 81 of 100 clips); one more clip
+    # of slack for CPUs whose u8 kernels round differently.
+    assert abs(int8 - fp32) <= 0.02, top1
     results = json.loads((out / "demo.json").read_text())
     assert results["teacher"]["top1"] > 0.5  # the shipped teacher knows the classes (87% measured, chance 10%)
     for f in ("REPORT.md", "top1.png", "export/model.onnx", "export/model.int8.cpu.onnx", "vocab.txt"):

@@ -25,11 +25,13 @@ from levil_edge.students import (
 from levil_edge.students.mobilenet_tsm import temporal_shift
 from tests.student_fixtures import randomize_bn
 
-STUDENTS = ["mobilenetv2_tsm", "r2plus1d_18", "r3d_18", "x3d_xs"]
+STUDENTS = ["mobilenetv2_tsm", "r2plus1d_18", "r3d_18", "r3d_tiny", "x3d_xs"]
 SMALL = (2, 3, 4, 32, 32)  # (B, 3, T, H, W): tiny clips keep the suite fast on 2 cores
 
 # (params in M, GFLOPs at 8x112x112) with a 400-class head: FINDINGS.md / torchvision's tables x2.
-TARGETS = {"r3d_18": (33.4, 40.7), "r2plus1d_18": (31.5, 40.5), "x3d_xs": (2.6, 0.63), "mobilenetv2_tsm": (2.7, 1.30)}
+TARGETS = {"r3d_18": (33.4, 40.7), "r2plus1d_18": (31.5, 40.5), "x3d_xs": (2.6, 0.63), "mobilenetv2_tsm": (2.7, 1.30),
+           # ours, counted by hand: stem 3x7x7 + one basic block per stage (16, 32, 64, 128 channels)
+           "r3d_tiny": (0.956, 1.51)}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,7 @@ def test_student_interface_and_checkpoint_round_trip(name, clip, tmp_path) -> No
         model(clip.transpose(1, 2))  # (B, T, 3, H, W): a common mistake
 
 
-@pytest.mark.parametrize("name", ["x3d_xs", "mobilenetv2_tsm"])
+@pytest.mark.parametrize("name", ["x3d_xs", "mobilenetv2_tsm", "r3d_tiny"])
 def test_light_students_train(name, clip) -> None:
     """One optimiser step on the light students: gradients reach the stem and are finite."""
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Run folder: data, runs, exports, demo.json, REPORT.md.")] = Path("runs/demo"),
     quick: Annotated[bool, typer.Option("--quick", help="Smaller data and shorter training (about 3 minutes on 2 CPU cores).")] = False,
     seed: SeedOpt = 0,
-    student: Annotated[str, typer.Option("--student", help="Student architecture (see `levil-edge models`).")] = "x3d_xs",
+    student: Annotated[str, typer.Option("--student", help="Student architecture (see `levil-edge models`); the default learns these motions in minutes on a CPU.")] = "r3d_tiny",
     captioner: Annotated[
         Optional[str], typer.Option("--captioner", help="Caption the pool with this VLM instead of the generator's template captions.")
     ] = None,

@@ -56,18 +56,21 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in -
 TbOpt = Annotated[bool, typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Write a metrics.jsonl line every N steps.")]
 CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder (default: <out>/teacher_cache).")]
+MinCropOpt = Annotated[float, typer.Option("--min-crop", min=0.05, max=1.0, help="Random resized crop keeps at least this fraction of the frame area (1 = whole frame, no crop).")]
+RamCacheOpt = Annotated[int, typer.Option("--ram-cache-mb", help="Keep decoded videos in RAM up to this many MB, so later epochs skip decoding (small datasets of short videos; use with --workers 0).")]
 TeacherBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
 
 
 def _common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip, amp, workers, seed, device,
             frames, stride, size, decoder, root, log_every, save_every, stop_after, resume, tensorboard,
-            trust_remote_code, teacher_batch_size, cache, flip) -> dict:
+            trust_remote_code, teacher_batch_size, cache, flip, ram_cache_mb, min_crop) -> dict:
     d = dict(out=str(out), student=student, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
              warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp.value, workers=workers, seed=seed,
              device=device, frames=frames, stride=stride, size=size, decoder=decoder.value, root=root,
              log_every=log_every, save_every=save_every, stop_after=stop_after, resume=resume,
              tensorboard=tensorboard, trust_remote_code=trust_remote_code,
-             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None, flip=flip)
+             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None, flip=flip,
+             ram_cache_mb=ram_cache_mb, min_crop=min_crop)
     if epochs is not None:
         d["epochs"] = epochs
     return d
@@ -126,8 +129,10 @@ def register(app: typer.Typer) -> None:
         stride: StrideOpt = 1,
         size: SizeOpt = 112,
         decoder: DecoderOpt = Decoder.auto,
+        ram_cache_mb: RamCacheOpt = 0,
         root: RootOpt = None,
         flip: FlipOpt = 0.5,
+        min_crop: MinCropOpt = 0.35,
         cache: CacheOpt = None,
         teacher_batch_size: TeacherBatchOpt = 8,
         log_every: LogEveryOpt = 10,
@@ -151,7 +156,7 @@ def register(app: typer.Typer) -> None:
                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                         save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                        teacher_batch_size, cache, flip))
+                                        teacher_batch_size, cache, flip, ram_cache_mb, min_crop))
         _show(distill(opts), "distill", as_json)
 
     @app.command("finetune")
@@ -189,8 +194,10 @@ def register(app: typer.Typer) -> None:
         stride: FtStrideOpt = None,
         size: FtSizeOpt = None,
         decoder: DecoderOpt = Decoder.auto,
+        ram_cache_mb: RamCacheOpt = 0,
         root: RootOpt = None,
         flip: FlipOpt = 0.5,
+        min_crop: MinCropOpt = 0.35,
         cache: CacheOpt = None,
         teacher_batch_size: TeacherBatchOpt = 8,
         log_every: LogEveryOpt = 10,
@@ -215,5 +222,5 @@ def register(app: typer.Typer) -> None:
                                **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                          amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                          save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                         teacher_batch_size, cache, flip))
+                                         teacher_batch_size, cache, flip, ram_cache_mb, min_crop))
         _show(finetune(opts), "finetune", as_json)

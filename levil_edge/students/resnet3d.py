@@ -62,10 +62,10 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + identity)
 
 
-def basic_stem() -> nn.Sequential:
+def basic_stem(width: int = 64) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv3d(3, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-        nn.BatchNorm3d(64),
+        nn.Conv3d(3, width, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+        nn.BatchNorm3d(width),
         nn.ReLU(inplace=True),
     )
 
@@ -82,7 +82,8 @@ def r2plus1d_stem() -> nn.Sequential:
 
 
 class VideoResNet(Student):
-    """ResNet-18 layout (2, 2, 2, 2 blocks; 64..512 channels), global average pool, ``fc``."""
+    """ResNet layout: a stem, four stages of basic blocks (ResNet-18: 2, 2, 2, 2 blocks of 64..512
+    channels; the stem's width is the first stage's), global average pool, ``fc``."""
 
     def __init__(
         self,
@@ -91,18 +92,19 @@ class VideoResNet(Student):
         num_classes: int,
         *,
         layers: tuple[int, int, int, int] = (2, 2, 2, 2),
+        widths: tuple[int, int, int, int] = (64, 128, 256, 512),
         dropout: float = 0.0,
         embed_dim: int | None = None,
     ) -> None:
         super().__init__()
-        self.inplanes = 64
-        self.stem = stem()
-        self.layer1 = self._make_layer(conv, 64, layers[0], stride=1)
-        self.layer2 = self._make_layer(conv, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(conv, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(conv, 512, layers[3], stride=2)
+        self.inplanes = widths[0]
+        self.stem = stem(widths[0]) if widths[0] != 64 else stem()
+        self.layer1 = self._make_layer(conv, widths[0], layers[0], stride=1)
+        self.layer2 = self._make_layer(conv, widths[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(conv, widths[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(conv, widths[3], layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
-        self._init_head(512, num_classes, dropout, embed_dim)
+        self._init_head(widths[3], num_classes, dropout, embed_dim)
         init_weights(self)
 
     def _make_layer(self, conv: ConvBuilder, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -120,8 +122,8 @@ class VideoResNet(Student):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x)
         x = self.stem(x)  # (B, 64, T, H/2, W/2)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16)
-        return self.avgpool(x).flatten(1)  # (B, 512)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, widths[3], T/8, H/16, W/16)
+        return self.avgpool(x).flatten(1)  # (B, widths[3])
 
 
 @register_student(
@@ -142,3 +144,21 @@ def r3d_18(num_classes: int, *, dropout: float = 0.0, embed_dim: int | None = No
 )
 def r2plus1d_18(num_classes: int, *, dropout: float = 0.0, embed_dim: int | None = None) -> VideoResNet:
     return VideoResNet(r2plus1d_stem, Conv2Plus1D, num_classes, dropout=dropout, embed_dim=embed_dim)
+
+
+@register_student(
+    {
+        "description": "tiny 3D ResNet (1 block per stage, 16..128 channels) for small inputs and the demo",
+        "family": "resnet3d",
+    }
+)
+def r3d_tiny(
+    num_classes: int,
+    *,
+    dropout: float = 0.0,
+    embed_dim: int | None = None,
+    layers: tuple[int, ...] = (1, 1, 1, 1),
+    widths: tuple[int, ...] = (16, 32, 64, 128),
+) -> VideoResNet:
+    return VideoResNet(basic_stem, Conv3DSimple, num_classes, layers=tuple(layers), widths=tuple(widths),  # type: ignore[arg-type]
+                       dropout=dropout, embed_dim=embed_dim)

@@ -59,7 +59,7 @@ def setup(opts: TrainOptions) -> tuple[DistInfo, RunFolder]:
 
 # Options that may differ on --resume (the rest must match, or the run would not be "the same").
 _RESUME_FREE = {"resume", "stop_after", "workers", "tensorboard", "log_every", "device", "decoder", "teacher_batch_size",
-                "device_resolved", "root", "cache"}
+                "device_resolved", "root", "cache", "ram_cache_mb"}
 
 
 def _check_resume_config(run: RunFolder, config: dict[str, Any]) -> None:
@@ -77,8 +77,9 @@ def build_loader(sources, opts: TrainOptions, dist: DistInfo, main_pool: int, ma
     """A DataLoader over ``sources`` whose epoch is one pass over the main pool."""
     from levil_edge.train.data import ClipSettings, MixedBatchSampler, TrainClips, make_loader, steps_per_epoch
 
-    settings = ClipSettings(frames=opts.frames, stride=opts.stride, size=opts.size, flip=opts.flip, mean=tuple(mean),
-                            std=tuple(std), num_views=num_views, decoder=opts.decoder, seed=opts.seed)
+    settings = ClipSettings(frames=opts.frames, stride=opts.stride, size=opts.size, flip=opts.flip, min_crop=opts.min_crop, mean=tuple(mean),
+                            std=tuple(std), num_views=num_views, decoder=opts.decoder, seed=opts.seed,
+                            ram_cache_mb=opts.ram_cache_mb)
     steps = steps_per_epoch(main_pool, main_per_batch, dist.world_size)
     sampler = MixedBatchSampler([len(s.items) for s in sources], [s.per_batch for s in sources], steps,
                                 seed=opts.seed, rank=dist.rank, world_size=dist.world_size)

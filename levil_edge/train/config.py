@@ -27,7 +27,9 @@ class TrainOptions:
     stride: int = 1  # consecutive frames
     size: int = 112  # edge default; 224 = paper setting
     flip: float = 0.5  # horizontal-flip probability (0 when left/right is the label, e.g. "move left")
+    min_crop: float = 0.35  # random resized crop keeps this fraction of the frame area at least (1 = no crop)
     decoder: str = "auto"
+    ram_cache_mb: int = 0  # keep decoded videos in RAM (small datasets, workers=0): see data/memcache.py
     root: Optional[str] = None
     log_every: int = 10
     save_every: int = 0

@@ -85,9 +85,11 @@ class ClipSettings:
     mean: tuple[float, float, float] = (0.43216, 0.394666, 0.37645)
     std: tuple[float, float, float] = (0.22803, 0.22145, 0.216989)
     flip: float = 0.5  # horizontal-flip probability
+    min_crop: float = 0.35  # smallest fraction of the frame area a random resized crop keeps
     num_views: int = 1  # teacher views per video in the target cache; one is drawn per sample
     decoder: str = "auto"
     seed: int = 0
+    ram_cache_mb: int = 0  # > 0: decoded videos kept in RAM up to this size (MemoryCachedDecoder)
 
 
 @dataclass
@@ -116,6 +118,10 @@ class TrainClips(torch.utils.data.Dataset):
             from levil_edge.data.decoders import get_decoder
 
             self._decoder = get_decoder(self.settings.decoder)
+            if self.settings.ram_cache_mb > 0:
+                from levil_edge.data.memcache import MemoryCachedDecoder
+
+                self._decoder = MemoryCachedDecoder(self._decoder, self.settings.ram_cache_mb << 20)
         return self._decoder
 
     def __getitem__(self, key) -> dict[str, Any]:
@@ -139,7 +145,7 @@ def load_train_tensor(path, s: ClipSettings, rng: np.random.Generator, decoder) 
     from levil_edge.data.clips import load_train_clip
     from levil_edge.data.transforms import normalize
 
-    frames = load_train_clip(path, s.frames, s.stride, s.size, rng, decoder, flip=s.flip)  # uint8 (T, S, S, 3)
+    frames = load_train_clip(path, s.frames, s.stride, s.size, rng, decoder, scale=(s.min_crop, 1.0), flip=s.flip)  # uint8 (T, S, S, 3)
     return torch.from_numpy(np.ascontiguousarray(normalize(frames, s.mean, s.std)))
 
 

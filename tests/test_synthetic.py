@@ -168,3 +168,13 @@ def test_module_is_torch_free():
 
     code = "import sys, levil_edge.data.synthetic; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_written_videos_skip_x264_lookahead(tmp_path):
+    """x264's lookahead made the same frames encode to different bytes on a busy machine (and the
+    demo's results vary with them); write_video switches it off. x264 records its options in the file."""
+    clip, _ = syn.render_clip("grow", np.random.default_rng(0), frames=8, size=32)
+    data = syn.write_video(tmp_path / "v.mp4", clip).read_bytes()
+    for opt in (b"bframes=0", b"scenecut=0", b"mbtree=0", b" threads=1 "):
+        assert opt in data, opt
+    assert syn.write_video(tmp_path / "w.mp4", clip).read_bytes() == data

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,11 +358,20 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 10, crf:
     path = Path(path)
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
-            # One thread and fixed settings: the same frames give the same bytes (deterministic datasets).
-            stream = container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "veryfast", "threads": "1"})
+            # The same frames must give the same bytes (deterministic datasets). One thread is not
+            # enough: x264's lookahead (B-frame placement, scene cuts, MB-tree) gave different
+            # bitstreams for the same 64 px frames on a busy machine; without it, 12 of 12 runs under
+            # load matched.
+            stream = container.add_stream("libx264", rate=fps, options={
+                "crf": str(crf), "preset": "veryfast", "threads": "1",
+                "x264-params": "bframes=0:scenecut=0:rc-lookahead=0:mbtree=0:sync-lookahead=0"})
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            for arr in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+            for i, arr in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+                # Explicit timestamps: without them the encoder's rate control saw timing-dependent
+                # ones and the same frames gave different bytes on a busy machine.
+                frame.pts, frame.time_base = i, Fraction(1, fps)
+                for packet in stream.encode(frame):
                     container.mux(packet)
             for packet in stream.encode(None):
                 container.mux(packet)

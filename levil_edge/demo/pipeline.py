@@ -55,7 +55,7 @@ class Scale:
 
 # What makes a student learn these motions on 2 CPU cores in minutes (BENCHMARKS.md, "Demo"):
 # r3d_tiny at 32 px (x3d_xs and mobilenetv2_tsm stayed at chance for 300 steps; their depthwise
-# convolutions run ~10x slower on CPU), decoded videos kept in RAM (decoding was 65% of the step),
+# convolutions run ~5x slower per clip on CPU), decoded videos kept in RAM (decoding was 65% of the step),
 # no random crop (crops of a 32 px frame cut the moving object out), lr 1e-3 (3e-3 stalled), and
 # enough distillation steps: the student finds motion features after a few hundred steps.
 # INT8: minmax calibration on 160 clips lost 1.7 points on the full demo, on 400 clips 0.7.

@@ -14,7 +14,7 @@ from levil_edge.cli.common import Decoder, DecoderOpt, DeviceOpt, JsonOpt, SeedO
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Run folder: data, runs, exports, demo.json, REPORT.md.")] = Path("runs/demo"),
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and shorter training (about 2 minutes on 2 CPU cores; the full demo takes about 6).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and shorter training (about 2 minutes on 2 CPU cores; the full demo takes about 5).")] = False,
     seed: SeedOpt = 0,
     student: Annotated[str, typer.Option("--student", help="Student architecture (see `levil-edge models`); the default learns these motions in minutes on a CPU.")] = "r3d_tiny",
     captioner: Annotated[

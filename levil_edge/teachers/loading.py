@@ -91,6 +91,10 @@ def load_teacher(
     torch_dtype = resolve_dtype(dtype, dev)
     model_cls_name, teacher_path = _BACKENDS[model_type]
     kw = dict(revision=revision, trust_remote_code=trust_remote_code)
+    from levil_edge.utils.progress import progress_enabled
+
+    if not progress_enabled():  # LEVIL_NO_PROGRESS=1 or output to a file: no "Loading weights" bar either
+        transformers.utils.logging.disable_progress_bar()
     try:
         model = getattr(transformers, model_cls_name).from_pretrained(source, dtype=torch_dtype, **kw).to(dev)
         tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kw)

@@ -70,13 +70,13 @@ def basic_stem(width: int = 64) -> nn.Sequential:
     )
 
 
-def r2plus1d_stem() -> nn.Sequential:
+def r2plus1d_stem(width: int = 64) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv3d(3, 45, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
         nn.BatchNorm3d(45),
         nn.ReLU(inplace=True),
-        nn.Conv3d(45, 64, (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
-        nn.BatchNorm3d(64),
+        nn.Conv3d(45, width, (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
+        nn.BatchNorm3d(width),
         nn.ReLU(inplace=True),
     )
 
@@ -87,7 +87,7 @@ class VideoResNet(Student):
 
     def __init__(
         self,
-        stem: Callable[[], nn.Module],
+        stem: Callable[[int], nn.Module],  # width -> stem module
         conv: ConvBuilder,
         num_classes: int,
         *,
@@ -98,7 +98,7 @@ class VideoResNet(Student):
     ) -> None:
         super().__init__()
         self.inplanes = widths[0]
-        self.stem = stem(widths[0]) if widths[0] != 64 else stem()
+        self.stem = stem(widths[0])
         self.layer1 = self._make_layer(conv, widths[0], layers[0], stride=1)
         self.layer2 = self._make_layer(conv, widths[1], layers[1], stride=2)
         self.layer3 = self._make_layer(conv, widths[2], layers[2], stride=2)
@@ -121,7 +121,7 @@ class VideoResNet(Student):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x)
-        x = self.stem(x)  # (B, 64, T, H/2, W/2)
+        x = self.stem(x)  # (B, widths[0], T, H/2, W/2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, widths[3], T/8, H/16, W/16)
         return self.avgpool(x).flatten(1)  # (B, widths[3])
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import math
-from fractions import Fraction
 import os
+from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -368,8 +368,7 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 10, crf:
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             for i, arr in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-                # Explicit timestamps: without them the encoder's rate control saw timing-dependent
-                # ones and the same frames gave different bytes on a busy machine.
+                # Explicit timestamps (frame i at i / fps), so the muxer never has to guess them.
                 frame.pts, frame.time_base = i, Fraction(1, fps)
                 for packet in stream.encode(frame):
                     container.mux(packet)

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Sequence
 
 import numpy as np
 
-from levil_edge.data.decoders import Size, VideoDecoder, VideoInfo, get_decoder, output_size
+from levil_edge.data.decoders import VideoDecoder, VideoInfo, get_decoder
 
 
 class MemoryCachedDecoder(VideoDecoder):
-    """Wraps a decoder (``auto``, ``pyav``, ``decord`` or an instance); same interface."""
+    """Wraps a decoder (``auto``, ``pyav``, ``decord`` or an instance); same interface.
+
+    ``read_frames`` is the base class's (file checks, index checks, clamping, output size); only
+    ``_read`` differs: it slices a cached decode of the whole video."""
 
     def __init__(self, inner: str | VideoDecoder = "auto", max_bytes: int = 1 << 30) -> None:
         super().__init__()
@@ -34,6 +36,7 @@ class MemoryCachedDecoder(VideoDecoder):
         self._videos_lock = threading.Lock()
         self.hits = self.misses = 0
 
+    # The probe cache is the inner decoder's: one per process, shared with uncached reads.
     def probe(self, path: str | os.PathLike) -> VideoInfo:
         return self.inner.probe(path)
 
@@ -46,30 +49,22 @@ class MemoryCachedDecoder(VideoDecoder):
             self._videos.clear()
             self.used_bytes = 0
 
-    def read_frames(self, path: str | os.PathLike, indices: Sequence[int], size: Size = None) -> np.ndarray:
-        path = os.fspath(path)
-        info = self.probe(path)  # also refuses missing and empty files
-        key = (*self._cache_key(path), size if not isinstance(size, list) else tuple(size))
+    def _read(self, path: str, idx: np.ndarray, out_hw: tuple[int, int], info: VideoInfo) -> np.ndarray:
+        key = (*self._cache_key(path), out_hw)
         with self._videos_lock:
             video = self._videos.get(key)
-        if video is None:
-            h, w = output_size(info.width, info.height, size)
-            if self.used_bytes + info.num_frames * w * h * 3 > self.max_bytes:
-                self.misses += 1
-                return self.inner.read_frames(path, indices, size)
-            video = self.inner.read_frames(path, range(info.num_frames), size)
-            with self._videos_lock:
-                if key not in self._videos:
-                    self._videos[key] = video
-                    self.used_bytes += video.nbytes
-            self.misses += 1
-        else:
+        if video is not None:
             self.hits += 1
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size == 0 or idx.min() < 0:
-            return self.inner.read_frames(path, indices, size)  # raises its usual error
-        # Past-the-end indices are clamped, as the decoders do.
-        return np.ascontiguousarray(video[np.clip(idx, 0, len(video) - 1)])
+            return video[idx]
+        self.misses += 1
+        if self.used_bytes + info.num_frames * out_hw[0] * out_hw[1] * 3 > self.max_bytes:
+            return self.inner._read(path, idx, out_hw, info)
+        video = np.ascontiguousarray(self.inner._read(path, np.arange(info.num_frames), out_hw, info), dtype=np.uint8)
+        with self._videos_lock:
+            if key not in self._videos:
+                self._videos[key] = video
+                self.used_bytes += video.nbytes
+        return video[idx]
 
     def __repr__(self) -> str:
         return f"MemoryCachedDecoder({self.inner!r}, max_bytes={self.max_bytes})"

@@ -19,8 +19,6 @@ from levil_edge.config import ModelConfig
 from levil_edge.errors import CalibrationError, UsageError
 from levil_edge.export.report import file_row, next_commands
 
-# Kept for callers of the old names; the contract lives in levil_edge.artifacts.
-FP32_FILE, INT8_TRT_FILE, INT8_CPU_FILE, RANGES_FILE = A.FP32_FILE, A.INT8_TRT_FILE, A.INT8_CPU_FILE, A.RANGES_FILE
 CHECK_CLIPS = 16  # clips for the ONNX-vs-PyTorch check
 
 

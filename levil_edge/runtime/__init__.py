@@ -4,7 +4,7 @@ What a Jetson installs. It imports only numpy, a video decoder (PyAV / decord th
 ``levil_edge.data``), onnxruntime or tensorrt, and levil-edge's torch-free modules (config, errors,
 metrics, utils, data, artifacts, evaluation, system): never torch, and nothing of export/train.
 ``tests/test_runtime.py::test_runtime_imports_and_predicts_without_torch`` runs predict in a
-process where importing torch fails; ``tests/test_layers_runtime.py`` checks the imports.
+process where importing torch fails; ``tests/test_runtime_imports.py`` checks the imports.
 
 >>> from levil_edge.runtime import load_model, predict_videos
 >>> predict_videos(["clip.mp4"], "deploy/r3d/model.int8.cpu.onnx", topk=3)

@@ -70,6 +70,10 @@ def test_deploy_folder_holds_everything_the_device_needs(deploy) -> None:
     assert names == {"model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx", "model.json", "labels.txt",
                      "calibration.json", "build_engine.sh", "README.md", "deepstream"}
     assert (deploy / "labels.txt").read_text().splitlines() == F.CLASSES
+    umask = os.umask(0)
+    os.umask(umask)
+    # readable by DeepStream or a container running as another user (not mkstemp's 0600)
+    assert {(p.stat().st_mode & 0o777) for p in deploy.rglob("*") if p.is_file() and p.suffix != ".sh"} == {0o666 & ~umask}
     assert os.access(deploy / "build_engine.sh", os.X_OK)
     assert subprocess.run(["bash", "-n", str(deploy / "build_engine.sh")]).returncode == 0
     assert {p.name for p in (deploy / "deepstream").iterdir()} == {
@@ -80,7 +84,7 @@ def test_deploy_folder_holds_everything_the_device_needs(deploy) -> None:
                    "bash build_engine.sh", "levil-edge predict clip.mp4 --model model.fp16.engine",
                    "levil-edge bench --model model.fp16.engine model.int8.engine model.int8.cpu.onnx",
                    "deepstream-3d-action-recognition", "-c deepstream_action_recognition_config.txt",
-                   "`model.int8.trt.onnx` | int8-qdq"):
+                   "`model.int8.trt.onnx` | int8-qdq", "max\\|diff\\|"):
         assert needle in readme, needle
 
 

@@ -86,7 +86,8 @@ def _print(result: dict) -> None:
     console.print(table)
     if int8:
         console.print(f"agreement measured on {int8['heldout_clips']} held-out clips; ranges kept in {int8['ranges']}")
-    console.print(f"for the device: {', '.join(result['deploy_files'])} (read {result['readme']})", highlight=False)
+    top = sorted({f.split("/")[0] + ("/" if "/" in f else "") for f in result["deploy_files"]})
+    console.print(f"for the device: {', '.join(top)} (read {result['readme']})", highlight=False)
     if result.get("kept"):
         console.print(f"kept from the previous folder: {', '.join(result['kept'])}", highlight=False)
     console.print("next:")

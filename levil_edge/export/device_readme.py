@@ -18,7 +18,8 @@ def _files_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         size = "-" if r.get("size_mb") is None else f"{r['size_mb']:.1f} MB"
         agr = "-" if r.get("top1_agreement") is None else f"{100 * r['top1_agreement']:.1f}%"
-        lines.append(f"| `{r['file']}` | {r['precision']} | {size} | {r.get('check') or '-'} | {agr} |")
+        check = (r.get("check") or "-").replace("|", "\\|")  # "max|diff|" must not split the markdown cell
+        lines.append(f"| `{r['file']}` | {r['precision']} | {size} | {check} | {agr} |")
     return "\n".join(lines)
 
 

@@ -76,6 +76,16 @@ def check_out(out: Path) -> None:
             raise UsageError(f"--out {out} holds files that are not a levil-edge export ({shown}): pass a new or empty folder")
 
 
+def _honour_umask(folder: Path) -> None:
+    """Temporary files are created 0600; a deploy folder is read by DeepStream or a container running as
+    another user, so its files get the modes the umask gives (executables stay executable)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in [folder, *folder.rglob("*")]:
+        mode = 0o777 if p.is_dir() or os.access(p, os.X_OK) else 0o666
+        p.chmod(mode & ~umask)
+
+
 class DeployStage:
     """``with DeployStage(out) as stage:`` write into ``stage.path``, then ``stage.commit()``.
 
@@ -114,6 +124,7 @@ class DeployStage:
                 if not is_artifact(p.name) and not (self.path / p.name).exists():
                     shutil.move(str(p), str(self.path / p.name))
                     kept.append(p.name)
+        _honour_umask(self.path)
         old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
         if self.out.exists():
             os.replace(self.out, old)

@@ -49,6 +49,24 @@ def label_index_map(dataset_classes: Sequence[str], model_labels: Sequence[str],
     return np.array([index[c] for c in dataset_classes], dtype=np.int64)
 
 
+def dataset_labels(spec, model_labels: Sequence[str]) -> np.ndarray:
+    """Per item of a labelled dataset spec, the index of its class among the model's labels.  -> (N,)
+
+    The one check that a model and a dataset talk about the same classes (``evaluate``, ``bench
+    --data``, finetune's validation): class names are matched by name (DatasetError naming the
+    unknown ones); a list file with bare integer labels and no labels file is taken to index the
+    model's labels directly."""
+    if any(it.label is None for it in spec.items):
+        raise DatasetError(f"{spec.source}: some videos have no label; accuracy needs a labelled dataset spec")
+    numeric = spec.classes == [str(i) for i in range(len(spec.classes))]
+    if numeric and list(model_labels) != list(spec.classes):
+        if len(spec.classes) > len(model_labels):
+            raise DatasetError(f"{spec.source}: label index {len(spec.classes) - 1} but the model has {len(model_labels)} classes")
+        return np.array([it.label for it in spec.items], dtype=np.int64)
+    mapping = label_index_map(spec.classes, model_labels)
+    return mapping[np.array([it.label for it in spec.items], dtype=np.int64)]
+
+
 def build_report(
     scores: np.ndarray,
     labels: np.ndarray,

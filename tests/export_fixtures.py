@@ -73,3 +73,21 @@ def trained_checkpoint(tmp_path_factory) -> Path:
 
 def train_accuracy() -> float:
     return float(_CACHE.get("train_acc", float("nan")))
+
+
+def int8_export(tmp_path_factory) -> Path:
+    """``export --int8`` of the trained checkpoint (dynamic batch 1..4) into a deploy folder, made
+    once per session. Read-only for tests: copy it (shutil.copytree) before changing anything."""
+    if "int8_export" not in _CACHE:
+        from levil_edge.export import export_model
+
+        out = tmp_path_factory.mktemp("int8_export") / "deploy"
+        _CACHE["int8_result"] = export_model(trained_checkpoint(tmp_path_factory), out, int8=True,
+                                             calib_data=str(dataset(tmp_path_factory)), calib_clips=40,
+                                             max_batch=4, heldout_clips=8, decoder="pyav")
+        _CACHE["int8_export"] = out
+    return _CACHE["int8_export"]  # type: ignore[return-value]
+
+
+def int8_export_result() -> dict:
+    return _CACHE["int8_result"]  # type: ignore[return-value]

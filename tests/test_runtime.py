@@ -44,10 +44,13 @@ NO_TORCH = textwrap.dedent(
     sys.meta_path.insert(0, NoTorch())
     import levil_edge.runtime as rt
     from levil_edge.runtime import load_model, predict_videos
-    import levil_edge.export.trt_check, levil_edge.export.tensorrt, levil_edge.calibration.ranges
+    import levil_edge.runtime.tensorrt, levil_edge.runtime.cudart, levil_edge.artifacts
+    import levil_edge.export.trt_check, levil_edge.calibration.ranges
     m = load_model(sys.argv[1], providers=["cpu"])
     out = predict_videos([sys.argv[2]], m, topk=2, num_clips=2)
     assert "torch" not in sys.modules
+    assert not any(k.startswith(("levil_edge.export.", "levil_edge.train")) and k != "levil_edge.export.trt_check"
+                   for k in sys.modules), sorted(sys.modules)
     print(json.dumps({"top": out["videos"][0]["top"], "mods": sorted(k for k in sys.modules if k.startswith("levil_edge"))}))
     """
 )
@@ -103,11 +106,13 @@ def test_load_model_errors(tiny_onnx, tmp_path) -> None:
     from levil_edge.runtime.model import load_model, precision_of
 
     out, _ = tiny_onnx
-    with pytest.raises(RuntimeModelError, match="no model file"):
+    with pytest.raises(RuntimeModelError, match="no model at .*missing.onnx"):
         load_model(tmp_path / "missing.onnx")
     (tmp_path / "m.tflite").write_bytes(b"x")
-    with pytest.raises(UsageError, match="unknown model type"):
+    with pytest.raises(UsageError, match="not a model file"):
         load_model(tmp_path / "m.tflite")
+    with pytest.raises(UsageError, match=r"is an export folder: pass one of its files \(model.onnx\)"):
+        load_model(out)
     with pytest.raises(UsageError, match="not available here"):
         load_model(out / "model.onnx", providers=["NoSuchExecutionProvider"])
     bare = onnx.load(str(out / "model.onnx"))
@@ -137,7 +142,15 @@ def test_bench_and_evaluate_library(tiny_onnx, tmp_path_factory, tmp_path) -> No
             {"path": "b.onnx", "precision": "int8-qdq", "provider": "CPU", "latency": {"1": {"p50_ms": 6.0}}},
             {"path": "c.onnx", "precision": "int8-cpu", "provider": "CPU", "latency": {"1": {"p50_ms": 2.0}}}]
     warns = int8_warnings(rows)
-    assert len(warns) == 1 and "b.onnx is not faster than a.onnx" in warns[0]
+    assert len(warns) == 1 and "b.onnx is not faster than a.onnx" in warns[0] and "use model.int8.cpu.onnx" in warns[0]
+    # The CPU form itself not faster: the advice must not send the user to the file they are running.
+    rows[2]["latency"]["1"]["p50_ms"] = 7.0
+    warns = int8_warnings(rows)
+    assert len(warns) == 2 and warns[1].startswith("c.onnx is not faster than a.onnx")
+    assert "model.int8.cpu.onnx" not in warns[1] and "ship the FP32 model" in warns[1]
+    rows = [{"path": "m.fp16.engine", "precision": "fp16", "provider": "TensorRT", "latency": {"8": {"p50_ms": 3.0}}},
+            {"path": "m.int8.engine", "precision": "int8", "provider": "TensorRT", "latency": {"8": {"p50_ms": 3.1}}}]
+    assert "ship FP16" in int8_warnings(rows)[0] and "than m.fp16.engine at batch 8" in int8_warnings(rows)[0]
     from levil_edge.data.specs import load_spec
 
     items = load_spec(str(F.dataset(tmp_path_factory))).items[::5]

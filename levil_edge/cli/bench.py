@@ -12,8 +12,8 @@ from levil_edge.cli.predict import ProviderOpt, ThreadsOpt
 
 
 def bench_cmd(
-    model: Annotated[List[Path], typer.Option("--model", "-m", exists=True, dir_okay=False, help="Model files (.onnx/.engine); repeat or list several.")],
-    extra: Annotated[Optional[List[Path]], typer.Argument(exists=True, dir_okay=False, help="More model files.", show_default=False)] = None,
+    model: Annotated[List[str], typer.Option("--model", "-m", help="Model files (.onnx/.engine); repeat or list several.")],
+    extra: Annotated[Optional[List[str]], typer.Argument(help="More model files.", show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Labelled videos: adds accuracy and agreement with the FP32 model.")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Batch to time besides batch 1.")] = 8,
     iters: Annotated[Optional[int], typer.Option("--iters", min=1, help="Timed iterations (default: as many as fit in --seconds).")] = None,

@@ -17,8 +17,8 @@ class CalibMethod(str, enum.Enum):
 
 
 def export_cmd(
-    model: Annotated[Path, typer.Option("--model", "-m", exists=True, help="Checkpoint folder (config.json + safetensors) or run folder.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder, e.g. deploy/r3d.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Run folder (uses best/, else last/), checkpoint folder or .safetensors.")],
+    out: Annotated[Path, typer.Option("--out", help="Deploy folder, e.g. deploy/r3d: built aside and swapped in whole.")],
     int8: Annotated[bool, typer.Option("--int8", help="Also write INT8 Q/DQ files (TensorRT form and ORT CPU form).")] = False,
     calib_data: Annotated[Optional[str], typer.Option("--calib-data", help="Videos for calibration (any dataset spec); labels not needed.")] = None,
     calib_clips: Annotated[int, typer.Option("--calib-clips", min=1, help="Calibration clips (a warning below 300).")] = 300,
@@ -72,7 +72,9 @@ def _print(result: dict) -> None:
         err_console.print(f"[yellow]warning:[/] {w}")
     for e in result.get("engines", []):
         if e.get("skipped"):
-            err_console.print(f"[yellow]engines skipped:[/] {e['skipped']}")
+            err_console.print(f"[yellow]engine {e['precision']} skipped:[/] {e['skipped']}")
+        elif e.get("note"):
+            err_console.print(f"[yellow]note ({e['precision']} engine):[/] {e['note']}")
     table = Table(title=f"exported to {result['out']}", title_justify="left")
     for col in ("file", "precision", "size", "check", "top-1 agreement", "logit cosine"):
         table.add_column(col)
@@ -84,6 +86,10 @@ def _print(result: dict) -> None:
     console.print(table)
     if int8:
         console.print(f"agreement measured on {int8['heldout_clips']} held-out clips; ranges kept in {int8['ranges']}")
+    top = sorted({f.split("/")[0] + ("/" if "/" in f else "") for f in result["deploy_files"]})
+    console.print(f"for the device: {', '.join(top)} (read {result['readme']})", highlight=False)
+    if result.get("kept"):
+        console.print(f"kept from the previous folder: {', '.join(result['kept'])}", highlight=False)
     console.print("next:")
     for cmd in result["next"]:
         console.print(f"  {cmd}", highlight=False)

@@ -17,8 +17,8 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="ONN
 
 
 def predict_cmd(
-    videos: Annotated[List[str], typer.Argument(help="Video files; with --stream one file, URL (rtsp://...) or camera (/dev/video0, 0).")],
-    model: Annotated[Path, typer.Option("--model", "-m", exists=True, dir_okay=False, help="A .onnx or .engine from `levil-edge export`.")],
+    videos: Annotated[List[str], typer.Argument(help="Video files or folders of videos; with --stream one file, URL (rtsp://...) or camera (/dev/video0, 0).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="A .onnx or .engine from `levil-edge export`.")],
     topk: Annotated[int, typer.Option("--topk", min=1, help="Labels to show per video.")] = 5,
     clips: Annotated[int, typer.Option("--clips", min=1, help="Clips per video, softmax averaged.")] = 10,
     per_clip: Annotated[bool, typer.Option("--per-clip", help="Also show the top label of every clip.")] = False,
@@ -32,7 +32,7 @@ def predict_cmd(
 ) -> None:
     """Predict action labels with an exported model (no torch needed).
 
-    Example: levil-edge predict clip1.mp4 clip2.mp4 --model deploy/r3d/model.int8.cpu.onnx --topk 3
+    Example: levil-edge predict clip1.mp4 videos/ --model deploy/r3d/model.int8.cpu.onnx --topk 3
     """
     if stream:
         _stream(videos, model, topk, step, max_seconds, provider, threads, as_json)

@@ -1,6 +1,9 @@
-"""Export: ONNX (FP32, metadata), INT8 Q/DQ (two forms), TensorRT check, engines, build_engine.sh.
+"""Export: a checkpoint -> the deploy folder a Jetson runs as it is: ONNX (FP32), INT8 Q/DQ (two
+forms, TensorRT-checked), build_engine.sh, DeepStream configs, a device README, model.json; engines
+when TensorRT is here. The file names and metadata they share with the runtime: ``levil_edge.artifacts``.
 
-Import the submodules you need; only ``metadata``, ``trt_check`` and ``tensorrt`` are torch-free.
+Import the submodules you need; ``trt_check``, ``build_script``, ``deepstream``, ``device_readme``,
+``staging`` and ``report`` are torch-free (``tensorrt`` needs TensorRT).
 
 >>> from levil_edge.export import export_model
 >>> result = export_model("runs/ft/best", "deploy/r3d", int8=True, calib_data="data/train")

@@ -24,14 +24,16 @@ def export_int8(
     decoder: str,
     seed: int,
     tmp: Path,
+    source_sha256: str | None = None,
 ) -> dict[str, Any]:
+    from levil_edge import artifacts as A
     from levil_edge.calibration.ranges import load_ranges, save_ranges
+    from levil_edge.export.report import file_row
     from levil_edge.utils.io import file_sha256
-    from levil_edge.export import pipeline as P
     from levil_edge.export.quantize import finalize, preprocess, quantize_from_ranges
     from levil_edge.export.trt_check import check_trt_compat
 
-    fp32 = out / P.FP32_FILE
+    fp32 = out / A.FP32_FILE
     prep = preprocess(fp32, tmp / "model.prep.onnx")
     prep_sha = file_sha256(prep)
     warnings: list[str] = []
@@ -43,12 +45,14 @@ def export_int8(
     else:
         ranges, stats = _calibrate(prep, cfg, clips.calib_paths, calib_clips, method, max_batch, decoder, seed, warnings)
         n_clips = stats["clips"]
-    ranges_file = out / P.RANGES_FILE
+    ranges_file = out / A.RANGES_FILE
     if not ranges_path or Path(ranges_path).resolve() != ranges_file.resolve():
         save_ranges(ranges_file, ranges, method=method, num_clips=n_clips, model_sha256=prep_sha, extra={"stats": stats})
     props = {"max_batch": str(max_batch or 1), "calibration": f"{method}, {n_clips} clips"}
+    if source_sha256:  # which model.onnx these files come from: the runtime refuses a mixed folder
+        props[A.SOURCE_KEY] = source_sha256
     rows, checks, agreement = [], {}, {}
-    for form, name, precision in (("trt", P.INT8_TRT_FILE, "int8-qdq"), ("cpu", P.INT8_CPU_FILE, "int8-cpu")):
+    for form, name, precision in (("trt", A.INT8_TRT_FILE, "int8-qdq"), ("cpu", A.INT8_CPU_FILE, "int8-cpu")):
         quantize_from_ranges(prep, ranges, out / name, form)
         finalize(out / name, cfg, {**props, "int8_form": form})
         agreement[name] = _agreement(fp32, out / name, clips.heldout, max_batch, cfg)
@@ -57,7 +61,7 @@ def export_int8(
             check = "TensorRT " + ("ok" if checks[name]["ok"] else "FAIL")
         else:
             check = "ORT CPU form"
-        rows.append(P._row(out / name, precision, check, agreement[name]["top1_agreement"], agreement[name]["logit_cosine"]))
+        rows.append(file_row(out / name, precision, check, agreement[name]["top1_agreement"], agreement[name]["logit_cosine"]))
     return {
         "method": method, "calibration": stats, "ranges": str(ranges_file), "trt_check": checks,
         "agreement": agreement, "heldout_clips": int(len(clips.heldout)), "warnings": warnings, "rows": rows,

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from levil_edge.artifacts import INPUT_NAME, OUTPUT_NAME
 from levil_edge.config import ModelConfig
 from levil_edge.errors import ExportError
-
-INPUT_NAME = "video"
-OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 20
 LEGACY_OPSET = 17
 # ORT and PyTorch use different conv algorithms; logits of a healthy export agree to ~1e-5
@@ -42,7 +40,7 @@ def export_onnx(
     import onnx
     import torch
 
-    from levil_edge.export.metadata import set_onnx_metadata
+    from levil_edge.artifacts import set_onnx_metadata
     from levil_edge.utils.io import atomic_path
 
     model = model.eval().cpu()
@@ -56,6 +54,7 @@ def export_onnx(
             else:
                 _export_dynamo(model, example, tmp, opset or DEFAULT_OPSET, max_batch)
         except Exception as exc:  # noqa: BLE001 - exporter errors are many types; give one actionable line
+            _reraise_os_error(exc)
             hint = "try --legacy-exporter" if not legacy else "check the model for untraceable Python control flow"
             raise ExportError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}): {hint}") from exc
         proto = onnx.load(str(tmp))
@@ -68,6 +67,21 @@ def export_onnx(
         "exporter": "legacy" if legacy else "dynamo",
         "batch": "1" if max_batch is None else f"1..{max_batch}",
     }
+
+
+def _reraise_os_error(exc: BaseException) -> None:
+    """A full disk or a read-only folder is not the exporter's fault: let the OSError through (the CLI
+    maps it to one line naming the path), also when the exporter wrapped it in its own exception."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError):
+            raise exc
+        if "No space left on device" in str(exc):
+            import errno
+
+            raise OSError(errno.ENOSPC, "No space left on device while writing the ONNX file") from exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def _export_dynamo(model, example, path: Path, opset: int, max_batch: int | None) -> None:

@@ -1,24 +1,24 @@
 """``levil-edge export`` as one library call: checkpoint -> FP32 ONNX (+ check) -> INT8 Q/DQ files
-(+ TensorRT check, agreement) -> build_engine.sh (+ engines when TensorRT is here) -> model.json.
+(+ TensorRT check, agreement) -> the deploy folder (labels.txt, build_engine.sh, DeepStream configs,
+README.md, model.json; engines when TensorRT is here).
 
-Returns a JSON-ready dict; the CLI only prints it. Usable from Python (the demo calls it)."""
+The folder is built as a whole beside ``out`` and swapped in at the end (``export.staging``); every
+derived file is stamped with the FP32 model's SHA-256. Returns a JSON-ready dict; the CLI only prints
+it. Usable from Python (the demo calls it)."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from levil_edge import artifacts as A
 from levil_edge.config import ModelConfig
 from levil_edge.errors import CalibrationError, UsageError
+from levil_edge.export.report import file_row, next_commands
 
-FP32_FILE = "model.onnx"
-INT8_TRT_FILE = "model.int8.trt.onnx"
-INT8_CPU_FILE = "model.int8.cpu.onnx"
-RANGES_FILE = "calibration.json"
 CHECK_CLIPS = 16  # clips for the ONNX-vs-PyTorch check
 
 
@@ -51,68 +51,103 @@ def export_model(
     decoder: str = "auto",
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Export a checkpoint folder (or an in-memory ``model`` + ``cfg``) into ``out_dir``.
+    """Export a run folder / checkpoint (or an in-memory ``model`` + ``cfg``) into the deploy folder ``out_dir``.
 
     max_batch=None exports a static batch of 1 (``--batch 1``). ``calib_ranges`` re-quantises from
-    a saved ``calibration.json`` without videos. Raises ExportError / CalibrationError."""
+    a saved ``calibration.json`` without videos. Raises ExportError / CalibrationError / UsageError."""
     from levil_edge.export.onnx_export import compare_with_torch, export_onnx
+    from levil_edge.export.staging import DeployStage
+    from levil_edge.utils.io import file_sha256
 
-    model, cfg = _load(checkpoint, model, cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if int8 and not (calib_data or calib_ranges):
         raise UsageError("--int8 needs --calib-data SPEC (real clips of your task) or --calib-ranges calibration.json")
-    with tempfile.TemporaryDirectory(prefix="levil-export-") as tmp:
-        clips = _clip_sets(cfg, calib_data, labels, root, heldout_clips, decoder, seed, Path(tmp))
-        onnx_info = export_onnx(model, cfg, out / FP32_FILE, max_batch=max_batch, opset=opset, legacy=legacy)
-        check = compare_with_torch(model, out / FP32_FILE, clips.heldout[:CHECK_CLIPS], max_batch, cfg)
+    model, cfg = _load(checkpoint, model, cfg)
+    out = Path(out_dir)
+    with DeployStage(out) as stage:
+        folder = stage.path
+        clips = _clip_sets(cfg, calib_data, labels, root, heldout_clips, decoder, seed, stage.work)
+        onnx_info = export_onnx(model, cfg, folder / A.FP32_FILE, max_batch=max_batch, opset=opset, legacy=legacy)
+        source_sha = file_sha256(folder / A.FP32_FILE)
+        check = compare_with_torch(model, folder / A.FP32_FILE, clips.heldout[:CHECK_CLIPS], max_batch, cfg)
         result: dict[str, Any] = {
-            "out": str(out), "config": cfg.to_dict(), "onnx": onnx_info, "onnx_check": check,
-            "check_clips_from": clips.source, "files": [_row(out / FP32_FILE, "fp32", check=f"max|diff| {check['max_abs_diff']:.2e}")],
+            "out": str(out), "config": cfg.to_dict(), "onnx": onnx_info | {"path": str(out / A.FP32_FILE)},
+            "onnx_check": check, "check_clips_from": clips.source, "source_sha256": source_sha,
+            "files": [file_row(folder / A.FP32_FILE, "fp32", check=f"max|diff| {check['max_abs_diff']:.2e}")],
         }
-        files = {FP32_FILE: "fp32"}
+        files = {A.FP32_FILE: "fp32"}
         if int8:
             from levil_edge.export.int8 import export_int8
 
             int8_info = export_int8(
-                out, cfg, clips, max_batch=max_batch, calib_clips=calib_clips, method=calib_method,
-                ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=Path(tmp),
+                folder, cfg, clips, max_batch=max_batch, calib_clips=calib_clips, method=calib_method,
+                ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=stage.work, source_sha256=source_sha,
             )
+            int8_info["ranges"] = str(out / A.RANGES_FILE)
             result["int8"] = int8_info
             result["files"] += int8_info.pop("rows")
-            files.update({INT8_TRT_FILE: "int8-qdq", INT8_CPU_FILE: "int8-cpu"})
-    _finish(out, cfg, result, files, int8, engine, max_batch, workspace_gb)
+            files.update({A.INT8_TRT_FILE: "int8-qdq", A.INT8_CPU_FILE: "int8-cpu"})
+        _finish(folder, out, cfg, result, files, int8=int8, engine=engine, max_batch=max_batch, workspace_gb=workspace_gb)
+        result["kept"] = stage.commit()
+        result["cleaned"] = stage.cleaned
     return result
 
 
-def _finish(out: Path, cfg: ModelConfig, result: dict, files: dict, int8: bool, engine: bool, max_batch, workspace_gb) -> None:
+def _finish(folder: Path, out: Path, cfg: ModelConfig, result: dict, files: dict, *, int8: bool, engine: bool,
+            max_batch: int | None, workspace_gb: float) -> None:
+    """Everything beside the ONNX files: labels, stamps, build script, DeepStream, engines, README, sidecar."""
     from levil_edge.export.build_script import write_build_script
-    from levil_edge.export.metadata import export_info, write_sidecar
+    from levil_edge.export.deepstream import write_deepstream_configs
+    from levil_edge.export.device_readme import write_device_readme
+    from levil_edge.utils.io import atomic_write_text, file_sha256
 
-    script = write_build_script(out, cfg, int8=int8, max_batch=max_batch or 1, workspace_gb=workspace_gb)
-    result["build_script"] = str(script)
+    source = result["source_sha256"]
+    for path in sorted(folder.glob("*.onnx")):  # every derived file, ours and other writers', names its source
+        if path.name != A.FP32_FILE:
+            stamp_source(path, source)
+            files.setdefault(path.name, A.precision_of(path))
+    atomic_write_text(folder / A.LABELS_FILE, "".join(f"{n}\n" for n in (cfg.labels or range(cfg.num_classes))))
+    write_build_script(folder, cfg, int8=int8, max_batch=max_batch, workspace_gb=workspace_gb)
+    deploy = {A.LABELS_FILE: "labels", A.BUILD_SCRIPT: "build_engine.sh", A.DEVICE_README: "device readme"}
+    deploy.update(write_deepstream_configs(folder, cfg, int8=int8, max_batch=max_batch))
+    hashes = {name: file_sha256(folder / name) for name in files}
+    sidecar = A.export_info(cfg, files, source_sha256=source, sha256=hashes, deploy=deploy, onnx=result["onnx"],
+                            onnx_check=result["onnx_check"], int8=result.get("int8"), max_batch=max_batch or 1,
+                            dynamic_batch=max_batch is not None)
+    A.write_sidecar(folder, sidecar)  # before the engines: their entries are checked against it
     if engine:
-        result["engines"] = _build_engines(out, int8, max_batch or 1, workspace_gb, result)
-        for e in result["engines"]:
-            if e.get("path"):
-                files[Path(e["path"]).name] = e["precision"]
-    write_sidecar(out, export_info(cfg, files, onnx=result["onnx"], onnx_check=result["onnx_check"],
-                                   int8=result.get("int8"), max_batch=max_batch or 1))
-    result["sidecar"] = str(out / "model.json")
-    result["next"] = _next_commands(out, int8)
+        result["engines"] = _build_engines(folder, out, int8, max_batch, workspace_gb, result)
+    held = (result.get("int8") or {}).get("heldout_clips") or result["onnx_check"]["num_clips"]
+    write_device_readme(folder, out.name, cfg, result["files"], int8=int8, max_batch=max_batch,
+                        heldout=f"{held} held-out clips from {result['check_clips_from']}")
+    result.update(build_script=str(out / A.BUILD_SCRIPT), sidecar=str(out / A.SIDECAR), readme=str(out / A.DEVICE_README),
+                  deploy_files=sorted(deploy), next=next_commands(out, int8))
 
 
-def _build_engines(out: Path, int8: bool, max_batch: int, workspace_gb: float, result: dict) -> list[dict]:
-    from levil_edge.export import tensorrt as trt_mod
+def stamp_source(path: Path, source_sha256: str) -> None:
+    """Write ``levil_edge.source_sha256`` into a derived ONNX file's metadata (when it lacks it)."""
+    import onnx
 
-    if not trt_mod.available():
-        return [{"precision": "-", "skipped": f"tensorrt not importable here ({trt_mod.import_error()}): run build_engine.sh on the device"}]
-    engines = []
-    for precision, onnx_path in trt_mod.engine_jobs(out, int8):
-        info = trt_mod.build_engine(onnx_path, out / f"model.{precision}.engine", precision=precision,
-                                    max_batch=max_batch, workspace_gb=workspace_gb, timing_cache=out / "timing.cache")
-        engines.append(info)
-        result["files"].append(_row(Path(info["path"]), precision, check="built"))
+    from levil_edge.utils.io import atomic_path
+
+    proto = onnx.load(str(path), load_external_data=False)
+    if {p.key: p.value for p in proto.metadata_props}.get(A.SOURCE_KEY) == source_sha256:
+        return
+    A.set_onnx_metadata(proto, None, {A.SOURCE_KEY: source_sha256})
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
+
+
+def _build_engines(folder: Path, out: Path, int8: bool, max_batch: int | None, workspace_gb: float, result: dict) -> list[dict]:
+    from levil_edge.export import tensorrt as trt_build
+    from levil_edge.runtime import tensorrt as trt_run
+
+    if not trt_run.available():
+        return [{"precision": "-", "skipped": f"tensorrt not importable here ({trt_run.import_error()}): run build_engine.sh on the device"}]
+    engines = trt_build.build_all(folder, int8, max_batch or 1, max_batch is not None, workspace_gb)
+    for e in engines:
+        if e.get("path"):
+            result["files"].append(file_row(folder / e["path"], e["precision"], check="built here"))
+            e["path"] = str(out / e["path"])
     return engines
 
 
@@ -122,10 +157,10 @@ def _load(checkpoint, model, cfg) -> tuple[Any, ModelConfig]:
             raise UsageError("export_model(model=...) needs cfg=ModelConfig(...) too")
         return model.eval().cpu(), cfg
     if checkpoint is None:
-        raise UsageError("pass --model CHECKPOINT (a folder written by `levil-edge train`)")
+        raise UsageError("pass --model: a run folder, a checkpoint folder or a .safetensors file written by training")
     from levil_edge.students import load_checkpoint
 
-    model, cfg = load_checkpoint(checkpoint)
+    model, cfg = load_checkpoint(A.resolve_model(checkpoint, (A.CHECKPOINT,), what="export"))
     return model.eval().cpu(), cfg
 
 
@@ -155,22 +190,3 @@ def _clip_sets(cfg, data, labels, root, heldout_clips, decoder, seed, tmp: Path)
     per_video = max(1, min(10, -(-heldout_clips // len(held))))
     x = np.concatenate([video_to_input(p, cfg, per_video, decoder) for p in held])[:heldout_clips]
     return ClipSets(calib_paths=calib, heldout=x, source=source)
-
-
-def _row(path: Path, precision: str, check: str = "", agreement: float | None = None, cosine: float | None = None) -> dict:
-    return {
-        "file": path.name, "precision": precision,
-        "size_mb": round(path.stat().st_size / 2**20, 2) if path.exists() else None,
-        "check": check, "top1_agreement": agreement, "logit_cosine": cosine,
-    }
-
-
-def _next_commands(out: Path, int8: bool) -> list[str]:
-    best = out / (INT8_CPU_FILE if int8 else FP32_FILE)
-    cmds = [
-        f"levil-edge bench --model {' '.join(str(out / f) for f in ([FP32_FILE, INT8_CPU_FILE, INT8_TRT_FILE] if int8 else [FP32_FILE]))}",
-        f"levil-edge predict VIDEO.mp4 --model {best}",
-        f"# on the Jetson: copy {out}/ and run: bash {out / 'build_engine.sh'}",
-    ]
-    return cmds
-

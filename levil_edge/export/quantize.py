@@ -154,7 +154,7 @@ def finalize(path: str | Path, cfg, props: dict[str, str] | None = None) -> None
     no node uses (ORT's optimiser declares com.microsoft.nchwc etc.; other tools trip over them)."""
     import onnx
 
-    from levil_edge.export.metadata import set_onnx_metadata
+    from levil_edge.artifacts import set_onnx_metadata
     from levil_edge.utils.io import atomic_path
 
     proto = onnx.load(str(path))

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from levil_edge.artifacts import INT8_CPU_FILE
 from levil_edge.errors import UsageError
 
 WARMUP = 3
@@ -129,9 +130,13 @@ def bench_models(
     if not paths:
         raise UsageError("pass at least one --model FILE")
     models = [load_model(p, providers, threads) for p in paths]
-    items = _items(data, labels, root, max_videos) if (data or e2e) else []
+    spec = _spec(data, labels, root, max_videos) if (data or e2e) else None
+    items = [(it.path, it.label) for it in spec.items] if spec else []
     if e2e and not items:
         raise UsageError("--e2e needs --data SPEC (videos to decode)")
+    truth = _truth(spec, models) if data else {}
+    if data:
+        _check_one_export(models)
     rows, scores = [], {}
     for m in models:
         row: dict[str, Any] = {**m.describe(), "label": _label(m), "threads": getattr(m.backend, "threads", None), "latency": {}}
@@ -140,7 +145,7 @@ def bench_models(
         if e2e:
             row["e2e"] = time_e2e(m, [it[0] for it in items], decoder, iters=iters, seconds=seconds)
         if data:
-            row["accuracy"], scores[m.path] = _accuracy(m, items, num_clips, decoder)
+            row["accuracy"], scores[m.path] = _accuracy(m, items, truth.get(m.path), num_clips, decoder)
         rows.append(row)
     result: dict[str, Any] = {
         "device": device_facts([m.provider for m in models]),
@@ -154,23 +159,44 @@ def bench_models(
     return result
 
 
-def _items(data, labels, root, max_videos) -> list[tuple[str, int | None]]:
+def _spec(data, labels, root, max_videos):
+    import dataclasses
+
     from levil_edge.data.specs import load_spec
 
     spec = load_spec(data, labels=labels, root=root)
-    items = [(it.path, it.label) for it in spec.items]
-    return items[:max_videos] if max_videos else items
+    return dataclasses.replace(spec, items=spec.items[:max_videos]) if max_videos else spec
 
 
-def _accuracy(m, items, num_clips, decoder) -> tuple[dict[str, Any], np.ndarray]:
+def _truth(spec, models) -> dict[Any, np.ndarray | None]:
+    """Each model's label index per video (the check ``evaluate`` makes: a model whose classes are not
+    the data's is refused before anything runs); None for unlabelled data."""
+    from levil_edge.evaluation import dataset_labels
+
+    if any(it.label is None for it in spec.items):
+        return {m.path: None for m in models}
+    return {m.path: dataset_labels(spec, m.class_names) for m in models}
+
+
+def _check_one_export(models) -> None:
+    """Agreement compares files of one export: refuse a derived file made from another model.onnx."""
+    ref = next((m for m in models if m.precision == "fp32"), None)
+    if ref is None:
+        return
+    for m in models:
+        if m is not ref and m.source_sha256 and ref.source_sha256 and m.source_sha256 != ref.source_sha256:
+            raise UsageError(f"{m.path} was not made from {ref.path} (another export): bench --data compares the files "
+                             "of one export; pass files from the same deploy folder")
+
+
+def _accuracy(m, items, truth, num_clips, decoder) -> tuple[dict[str, Any], np.ndarray]:
     from levil_edge.metrics import summarize
-    from levil_edge.runtime.evaluate import evaluate_model
+    from levil_edge.runtime.eval_edge import evaluate_model
 
-    s, y, names = evaluate_model(m, items, num_clips=num_clips, decoder=decoder)
-    keep = y >= 0
-    if not keep.any():
-        return {"num_videos": int(len(y)), "top1": None, "top5": None, "note": "unlabelled data"}, s
-    rep = summarize(s[keep], y[keep], names)
+    s, kept = evaluate_model(m, items, num_clips=num_clips, decoder=decoder, return_kept=True)
+    if truth is None:
+        return {"num_videos": int(len(kept)), "top1": None, "top5": None, "note": "unlabelled data"}, s
+    rep = summarize(s, truth[kept], m.class_names)
     return {k: rep[k] for k in ("num_videos", "top1", "top5", "mean_class_accuracy")}, s
 
 
@@ -183,6 +209,14 @@ def _add_agreement(models, rows, scores) -> None:
     for m, row in zip(models, rows):
         if m is not ref:
             row["agreement_with_fp32"] = agreement(scores[ref.path], scores[m.path])
+
+
+def _int8_advice(row: dict) -> str:
+    if "TensorRT" in row["provider"]:
+        return "common for 3D convolutions on TensorRT; ship FP16"
+    if row["precision"] == "int8-cpu":
+        return "INT8 does not pay off for this model on this CPU; ship the FP32 model"
+    return f"the TensorRT form is made for TensorRT; on ONNX Runtime CPU use {INT8_CPU_FILE}"
 
 
 def int8_warnings(rows: list[dict]) -> list[str]:
@@ -198,9 +232,7 @@ def int8_warnings(rows: list[dict]) -> list[str]:
             if b and r["latency"][b]["p50_ms"] >= ref["latency"][b]["p50_ms"]:
                 out.append(
                     f"{Path(r['path']).name} is not faster than {Path(ref['path']).name} at batch {b} "
-                    f"({r['latency'][b]['p50_ms']:.1f} vs {ref['latency'][b]['p50_ms']:.1f} ms): "
-                    + ("common for 3D convolutions on TensorRT; ship FP16" if "TensorRT" in r["provider"]
-                       else "on ONNX Runtime CPU use the model.int8.cpu.onnx form")
+                    f"({r['latency'][b]['p50_ms']:.1f} vs {ref['latency'][b]['p50_ms']:.1f} ms): " + _int8_advice(r)
                 )
     return out
 

@@ -1,20 +1,24 @@
 """Load an exported model by file type and run it on float32 clips. Torch-free.
 
 - ``.onnx``: ONNX Runtime (TensorRT / CUDA / CPU execution providers, whichever are present and asked for).
-- ``.engine``: a TensorRT engine through ``levil_edge.export.tensorrt`` (TensorRT 10 and 11), refused
+- ``.engine``: a TensorRT engine through ``levil_edge.runtime.tensorrt`` (TensorRT 10 and 11), refused
   with a one-line message when ``engine.json`` says it was built for another TensorRT or GPU.
 
 The input contract (frames, size, mean/std, labels) comes from the sidecar ``model.json`` next to
-the file, or from the ONNX metadata when the file travels alone. Nothing is guessed."""
+the file, or from the ONNX metadata when the file travels alone. Nothing is guessed. A file that
+does not belong to the export its sidecar describes (a re-export killed halfway) is refused."""
 
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from levil_edge import artifacts as A
+from levil_edge.artifacts import precision_of
 from levil_edge.config import ModelConfig
 from levil_edge.errors import RuntimeModelError, UsageError
 
@@ -25,25 +29,16 @@ PROVIDER_ALIASES = {
     "trt": "TensorrtExecutionProvider",
 }
 
-
-def precision_of(path: str | Path, sidecar: dict | None = None) -> str:
-    """fp32 / fp16 / int8-qdq (TensorRT form) / int8-cpu (ORT CPU form), from the sidecar or the name."""
-    name = Path(path).name
-    if sidecar and name in sidecar.get("files", {}):
-        return sidecar["files"][name]
-    parts = name.split(".")
-    if "int8" in parts:
-        return "int8-cpu" if "cpu" in parts else "int8-qdq" if "trt" in parts else "int8"
-    if "fp16" in parts:
-        return "fp16"
-    return "fp32"
+__all__ = ["EdgeModel", "OrtBackend", "load_model", "precision_of"]
 
 
 class EdgeModel:
     """A loaded model: ``predict(x)`` maps float32 (N, 3, T, H, W) to logits (N, C)."""
 
-    def __init__(self, path: Path, cfg: ModelConfig, backend, precision: str, sidecar: dict | None):
+    def __init__(self, path: Path, cfg: ModelConfig, backend, precision: str, sidecar: dict | None,
+                 props: dict[str, str] | None = None):
         self.path, self.cfg, self.backend, self.precision, self.sidecar = path, cfg, backend, precision, sidecar
+        self.props = props or {}
 
     @property
     def provider(self) -> str:
@@ -57,6 +52,19 @@ class EdgeModel:
     @property
     def class_names(self) -> list[str]:
         return list(self.cfg.labels) or [str(i) for i in range(self.cfg.num_classes)]
+
+    @cached_property
+    def source_sha256(self) -> str | None:
+        """SHA-256 of the FP32 model.onnx this model was made from (its own for a lone FP32 file)."""
+        if self.sidecar and self.path.name in (self.sidecar.get("sha256") or {}) or self.path.suffix in A.ENGINE_SUFFIXES:
+            return (self.sidecar or {}).get("source_sha256")
+        if self.props.get(A.SOURCE_KEY):
+            return self.props[A.SOURCE_KEY]
+        if self.precision == "fp32":
+            from levil_edge.utils.io import file_sha256
+
+            return file_sha256(self.path)
+        return None
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """One forward pass; the batch must lie in ``batch_range``."""
@@ -97,38 +105,38 @@ def load_model(
     providers: list[str] | None = None,
     threads: int | None = None,
     cfg: ModelConfig | None = None,
+    cuda=None,
 ) -> EdgeModel:
-    """Open ``path`` (.onnx or .engine); ``providers`` like ["cuda", "cpu"] (ORT only)."""
-    from levil_edge.export.metadata import read_sidecar
-
-    path = Path(path)
-    if not path.is_file():
-        raise RuntimeModelError(f"no model file at {path}: pass a .onnx or .engine written by `levil-edge export`")
-    sidecar = read_sidecar(path.parent)
-    if path.suffix == ".onnx":
+    """Open ``path`` (.onnx or .engine); ``providers`` like ["cuda", "cpu"] (ORT only); ``cuda``: the
+    CUDA runtime backend for engines (default: ``levil_edge.runtime.cudart.runtime()``)."""
+    path = A.resolve_model(path, (A.RUNTIME,), what="the edge runtime")
+    sidecar = A.read_sidecar(path.parent)
+    if path.suffix in A.ONNX_SUFFIXES:
         backend = OrtBackend(path, providers, threads)
-        cfg = cfg or _config_of(path, sidecar, backend.custom_metadata())
-    elif path.suffix in (".engine", ".plan"):
-        from levil_edge.export.tensorrt import TrtRunner, check_engine_json
-
-        check_engine_json(path)
-        cfg = cfg or _config_of(path, sidecar, {})
-        backend = TrtRunner(path)
+        props = backend.custom_metadata()
+        A.check_in_export(path, sidecar, props)
+        cfg = cfg or _config_of(path, sidecar, props)
     else:
-        raise UsageError(f"{path.name}: unknown model type {path.suffix!r}; use a .onnx or .engine file")
-    return EdgeModel(path, cfg, backend, precision_of(path, sidecar), sidecar)
+        from levil_edge.runtime.tensorrt import TrtRunner, check_engine
+
+        check_engine(path)
+        props = {}
+        cfg = cfg or _config_of(path, sidecar, props)
+        backend = TrtRunner(path, cuda=cuda)
+        if tuple(backend.input_shape[1:]) != tuple(cfg.input_shape):
+            raise RuntimeModelError(f"{path.name} takes {backend.input_shape[1:]} but {A.SIDECAR} says {cfg.input_shape}: "
+                                    f"rebuild it with `bash {path.parent / A.BUILD_SCRIPT}`")
+    return EdgeModel(path, cfg, backend, precision_of(path, sidecar), sidecar, props)
 
 
 def _config_of(path: Path, sidecar: dict | None, props: dict[str, str]) -> ModelConfig:
-    from levil_edge.export.metadata import config_from_props
-
     if sidecar and "config" in sidecar:
         return ModelConfig.from_dict(sidecar["config"])
-    cfg = config_from_props(props)
+    cfg = A.config_from_props(props)
     if cfg is None:
         raise RuntimeModelError(
-            f"{path} has no levil-edge metadata (no model.json beside it, none in the file): "
-            "export it with `levil-edge export` or copy model.json next to it"
+            f"{path} has no levil-edge metadata (no {A.SIDECAR} beside it, none in the file): "
+            f"export it with `levil-edge export` or copy {A.SIDECAR} next to it"
         )
     return cfg
 

@@ -16,6 +16,20 @@ def topk_labels(scores: np.ndarray, names: Sequence[str], k: int) -> list[dict[s
     return [{"label": names[i], "index": int(i), "score": float(scores[i])} for i in order]
 
 
+def expand_videos(videos: Sequence[str | Path]) -> list[str]:
+    """Video paths; a folder stands for its videos (a class-folder tree or a flat folder, read by
+    ``levil_edge.data.specs.load_spec``, the dataset reader every command shares)."""
+    from levil_edge.data.specs import load_spec
+
+    out: list[str] = []
+    for v in videos:
+        if Path(v).is_dir():
+            out += [str(it.path) for it in load_spec(str(v)).items]
+        else:
+            out.append(str(v))
+    return out
+
+
 def predict_videos(
     videos: Sequence[str | Path],
     model,
@@ -27,7 +41,7 @@ def predict_videos(
     providers: list[str] | None = None,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Predict each video. ``model``: a path or an EdgeModel. Returns a JSON-ready dict:
+    """Predict each video (a folder: its videos). ``model``: a path or an EdgeModel. Returns a JSON-ready dict:
     {"model": {...}, "videos": [{"path", "top": [{"label", "score"}], "clips"?, "decode_ms", "infer_ms"}],
     "errors": [{"path", "error"}]}. Scores are the clips' mean softmax probability."""
     from levil_edge.data.decoders import get_decoder
@@ -39,7 +53,7 @@ def predict_videos(
     m = model if isinstance(model, EdgeModel) else load_model(model, providers, threads)
     dec = get_decoder(decoder)
     out: dict[str, Any] = {"model": m.describe(), "num_clips": num_clips, "videos": [], "errors": []}
-    for v in track(list(videos), description="predicting"):
+    for v in track(expand_videos(videos), description="predicting"):
         t0 = time.perf_counter()
         try:
             x = video_to_input(v, m.cfg, num_clips, dec)  # (K, 3, T, S, S)

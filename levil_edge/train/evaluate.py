@@ -11,9 +11,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from levil_edge.artifacts import RUNTIME_SUFFIXES
 from levil_edge.errors import ConfigError, DatasetError
-
-RUNTIME_SUFFIXES = (".onnx", ".engine", ".plan", ".trt")
+from levil_edge.evaluation import dataset_labels  # noqa: F401 - the one class check; finetune imports it from here
 
 
 def predict_scores(model, cfg, items: Sequence[Any], num_clips: int = 10, decoder: str = "auto",
@@ -51,24 +51,6 @@ def predict_scores(model, cfg, items: Sequence[Any], num_clips: int = 10, decode
     model.train(was_training)
     num_classes = cfg.num_classes
     return (np.stack(scores) if scores else np.zeros((0, num_classes))), kept, bad
-
-
-def dataset_labels(spec, model_labels: Sequence[str]) -> np.ndarray:
-    """Per item, the index of its class among the model's labels.  -> (N,)
-
-    Class names are matched by name (error naming the unknown ones); a list file with bare
-    integer labels and no labels file is taken to index the model's labels directly."""
-    from levil_edge.evaluation import label_index_map
-
-    if any(it.label is None for it in spec.items):
-        raise DatasetError(f"{spec.source}: some videos have no label; evaluate needs a labeled dataset spec")
-    numeric = spec.classes == [str(i) for i in range(len(spec.classes))]
-    if numeric and list(model_labels) != list(spec.classes):
-        if len(spec.classes) > len(model_labels):
-            raise DatasetError(f"{spec.source}: label index {len(spec.classes) - 1} but the model has {len(model_labels)} classes")
-        return np.array([it.label for it in spec.items], dtype=np.int64)
-    mapping = label_index_map(spec.classes, model_labels)
-    return mapping[np.array([it.label for it in spec.items], dtype=np.int64)]
 
 
 def load_model_for_eval(model_path: str | os.PathLike, device: str = "auto", labels: str | os.PathLike | None = None):
@@ -128,7 +110,7 @@ def _runtime_scores(model, spec, clips: int, decoder: str, labels):
     -> (scores (N, C), labels as model indices (N,), class names, skipped paths, backend)."""
     from levil_edge.utils.extras import require
 
-    runtime_eval = require("levil_edge.runtime.evaluate", what=f"evaluating {Path(model).suffix} files")
+    runtime_eval = require("levil_edge.runtime.eval_edge", what=f"evaluating {Path(model).suffix} files")
     scores, y, names = runtime_eval.evaluate_model(model, spec.items, num_clips=clips, decoder=decoder)
     names = list(names)
     if labels is not None:

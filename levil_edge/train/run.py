@@ -128,18 +128,9 @@ class RunFolder:
             raise CheckpointError(f"cannot read {path} ({exc}): start a new run or restore the file") from exc
 
 
-def _is_checkpoint_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "config.json").is_file() and any(path.glob("*.safetensors"))
-
-
 def find_run_checkpoint(path: str | Path) -> Path:
-    """A run folder -> its best/ (else last/) checkpoint; a checkpoint folder or file -> itself."""
-    path = Path(path)
-    if path.is_file() or _is_checkpoint_dir(path):
-        return path
-    for kind in ("best", "last"):
-        if _is_checkpoint_dir(path / kind):
-            return path / kind
-    if path.is_dir():
-        raise CheckpointError(f"{path} has no best/ or last/ checkpoint: pass a checkpoint folder or a finished run")
-    raise CheckpointError(f"no checkpoint at {path}: pass a run folder, a checkpoint folder or a .safetensors file")
+    """A run folder -> its best/ (else last/) checkpoint; a checkpoint folder or .safetensors -> itself
+    (``levil_edge.artifacts.resolve_model``, the one place a --model argument is resolved)."""
+    from levil_edge.artifacts import CHECKPOINT, resolve_model
+
+    return resolve_model(path, (CHECKPOINT,))

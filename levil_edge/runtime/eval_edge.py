@@ -41,20 +41,23 @@ def evaluate_model(
     batch_size: int | None = None,
     providers: list[str] | None = None,
     threads: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Score every video -> (scores (N, C), labels (N,), class_names).
+    return_kept: bool = False,
+):
+    """Score every video -> (scores (N, C), labels (N,), class_names), or with ``return_kept``
+    (scores (N, C), indices of the items kept (N,)).
 
     ``path``: a model file or an already loaded ``EdgeModel``. ``items``: VideoItem-like objects,
     (path, label) pairs or paths. Videos that fail to decode are skipped (logged); labels of the
-    kept videos are returned (-1 where an item has none)."""
+    kept videos are returned as the items give them (-1 where an item has none): map them onto the
+    model's classes with ``levil_edge.evaluation.dataset_labels``."""
     from levil_edge.data.decoders import get_decoder
     from levil_edge.runtime.model import EdgeModel, load_model
     from levil_edge.utils.progress import track
 
     model = path if isinstance(path, EdgeModel) else load_model(path, providers, threads)
     dec = get_decoder(decoder)
-    scores, labels, skipped = [], [], 0
-    for it in track(list(items), description=f"evaluating {Path(str(model.path)).name}"):
+    scores, labels, kept, skipped = [], [], [], 0
+    for i, it in enumerate(track(list(items), description=f"evaluating {Path(str(model.path)).name}")):
         p, label = _item(it)
         try:
             scores.append(video_scores(model, p, num_clips, dec, batch_size))
@@ -63,5 +66,8 @@ def evaluate_model(
             log.warning("skipping %s: %s", p, exc)
             continue
         labels.append(-1 if label is None else label)
-    c = model.cfg.num_classes
-    return (np.stack(scores) if scores else np.zeros((0, c))), np.asarray(labels, dtype=np.int64), model.class_names
+        kept.append(i)
+    s = np.stack(scores) if scores else np.zeros((0, model.cfg.num_classes))
+    if return_kept:
+        return s, np.asarray(kept, dtype=np.int64)
+    return s, np.asarray(labels, dtype=np.int64), model.class_names

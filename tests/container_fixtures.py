@@ -11,10 +11,11 @@ Writers (each returns ``path``; ``frames`` is uint8 ``(N, H, W, 3)``, even H and
   Part 2 with B-frames, FourCC XVID, MP3 audio interleaved: UCF101's format. ``packed=True``
   rewrites the stream DivX/XviD-style ("packed bitstream": each B-frame travels in the packet of
   the reference frame before it, an N-VOP placeholder fills the hole, and the user data says
-  ``DivX503b1393p``), which is what XviD and DivX 5 wrote by default. FFmpeg's encoder cannot
+  ``DivX503b1393p``), as XviD and DivX 5 often wrote it (opencv's ``Megamind.avi`` is packed).
+  FFmpeg's encoder cannot
   write it and its ``mpeg4_unpack_bframes`` filter only goes the other way, so the packing is done
   here, by the inverse of that filter's rules.
-- ``write_mpeg4_avi(path, frames, fps=25, b_frames=0)``: plain MPEG-4 Part 2 AVI (FMP4).
+- ``write_mpeg4_avi(path, frames, fps=25, b_frames=0, gop=12)``: plain MPEG-4 Part 2 AVI (FMP4).
 - ``write_mpeg4_avi_with_nvops(path, frames, fps=25, nvops=(5, 6, 20))``: plain MPEG-4 Part 2
   AVI where the listed frames are N-VOPs ("not coded" placeholders, as capture software writes for
   dropped frames): FFmpeg returns no frame for them, so the file decodes fewer frames than it has
@@ -33,9 +34,10 @@ Writers (each returns ``path``; ``frames`` is uint8 ``(N, H, W, 3)``, even H and
 
 ``CONTAINERS`` maps a short name to ``(extension, writer(path, frames) -> path)`` and
 ``write_container(kind, folder, frames)`` writes one (H.264 kinds: GOP 250 unless named
-``gop24``; the Matroska one has GOP 24 too); ``TRUNCATED`` lists the kinds tests cut short;
-``sequential_decode(path)`` is the reference every decoder must match: a plain PyAV decode of the
-first video stream from the start, frames in the order the decoder returns them.
+``gop24``; the Matroska one has GOP 24 too); ``write_truncated(kind, folder, frames, keep=0.7)``
+writes one cut short, for the kinds in ``TRUNCATED``. ``sequential_decode(path, out_hw=None)``
+is the reference every decoder must match: a plain PyAV decode of the first video stream from
+the start, frames in the order the decoder returns them (resized as the decoders resize).
 """
 
 from __future__ import annotations
@@ -235,7 +237,9 @@ def write_h264(
     return _encode(path, frames, "libx264", fps, fmt, options=opts, container_options=muxer)
 
 
-def write_mpeg_ps(path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg2video", b_frames: int = 2, gop: int = 12) -> Path:
+def write_mpeg_ps(
+    path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg2video", b_frames: int = 2, gop: int = 12
+) -> Path:
     return _encode(path, frames, codec, fps, "vob" if codec == "mpeg2video" else "mpeg", b_frames=b_frames,
                    gop=gop, options={"qscale": "3"})
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from levil_edge.data.clips import load_eval_clips, load_train_clip, train_short_side
-from levil_edge.data.decoders import DecordDecoder, PyAVDecoder, available_decoders, get_decoder, output_size
+from levil_edge.data.decoders import DecordDecoder, PyAVDecoder, available_decoders, output_size
 from levil_edge.data.memcache import MemoryCachedDecoder
 from levil_edge.data.sampling import eval_clip_indices, random_clip_indices
 from levil_edge.data.transforms import center_crop, hflip, random_resized_crop

@@ -288,7 +288,8 @@ class PyAVDecoder(VideoDecoder):
     def _scan(self, container, stream, path: str, codec: str):
         """Demux every packet (cheap: no decoding) and decode the head: the first frame (a file
         whose codec cannot be decoded fails here) and how many frames precede the first keyframe."""
-        scan = PacketScan(extradata=bytes(stream.codec_context.extradata or b""), time_base=float(stream.time_base or 0))
+        scan = PacketScan(extradata=bytes(stream.codec_context.extradata or b""),
+                          time_base=float(stream.time_base or 0))
         first = None
         lead = None  # frames returned before the first keyframe; None until one came out
         before = 0

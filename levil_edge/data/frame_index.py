@@ -61,8 +61,6 @@ class FrameIndex:
             for tag, value in (("pos", pos), ("dts", dts), ("pts", pts)):
                 if value is not None:
                     lookup.setdefault((tag, int(value)), m)
-        if self.frame_pts is not None:
-            lookup["frames"] = {int(p): k for k, p in enumerate(self.frame_pts)}
 
     def key_of(self, packet) -> int | None:
         """Keyframe number ``m`` of a demuxed keyframe packet, None for any other packet."""
@@ -87,7 +85,12 @@ class FrameIndex:
         return keys
 
     def frame_of_pts(self, pts) -> int | None:
-        return self._lookup.get("frames", {}).get(int(pts)) if pts is not None else None
+        """Frame number of a decoded frame's pts ("pts" mode), None if no packet had that pts."""
+        if pts is None or self.frame_pts is None:
+            return None
+        # A sorted array, not a dict: indexes travel to DataLoader workers with every VideoInfo.
+        k = int(np.searchsorted(self.frame_pts, pts))
+        return k if k < len(self.frame_pts) and self.frame_pts[k] == pts else None
 
     def with_mode(self, mode: str, reason: str, num_frames: int | None = None, key_shift: int = 0) -> "FrameIndex":
         """A copy in a more careful mode (``pts`` -> ``count`` -> ``sequential``)."""

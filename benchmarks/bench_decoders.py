@@ -8,8 +8,9 @@ names another file), "after" is this checkout's. Per file and decoder:
 
 - wrong: of 8 evenly spaced frames, how many differ from a plain sequential PyAV decode (PyAV:
   any pixel; decord: mean |diff| > 1, since its older FFmpeg rounds differently);
-- ms: median time of ``read_frames(path, 8 evenly spaced)`` over ``--runs`` runs, probe cached;
-  "seq" is a plain sequential decode up to the last of the 8 frames (converting only those 8);
+- ms: median time of ``read_frames(path, 8 evenly spaced)`` over ``--runs`` runs, probe cached,
+  before and after timed alternately (the machine may be shared: both then see the same load);
+  "seq ms" is a plain sequential decode up to the last of the 8 frames (converting only those 8);
 - probe ms: the first ``probe`` of the file (once per file and process; the new probe also
   records keyframes and, where the container does not vouch for its length, decodes the tail).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import statistics
 import subprocess
@@ -83,16 +85,7 @@ def make_files(folder: Path, n: int, h: int, w: int) -> dict[str, Path]:
 
 
 def wrong_frames(frames: np.ndarray, ref: np.ndarray, idx: np.ndarray, tol: float) -> int:
-    return sum(np.abs(f.astype(np.int16) - ref[i]).mean() > tol for f, i in zip(frames, idx))
-
-
-def timed(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
+    return int(sum(np.abs(f.astype(np.int16) - ref[i]).mean() > tol for f, i in zip(frames, idx)))
 
 
 def sequential_upto(path: Path, idx: np.ndarray) -> None:
@@ -107,18 +100,41 @@ def sequential_upto(path: Path, idx: np.ndarray) -> None:
                 break
 
 
-def measure(path: Path, module, name: str, idx: np.ndarray, ref: np.ndarray, runs: int) -> tuple:
+def probed(module, name: str, path: Path):
+    """(decoder with this file probed, probe ms) or (None, error) for a file it cannot open."""
     dec = module.get_decoder(name)
     dec.clear_cache()
     t = time.perf_counter()
     try:
         dec.probe(path)
     except Exception as exc:  # noqa: BLE001 - report, do not stop the table
-        return ("error: " + type(exc).__name__, float("nan"), float("nan"))
-    probe_ms = 1000 * (time.perf_counter() - t)
-    got = dec.read_frames(path, idx)
-    wrong = wrong_frames(got, ref, np.minimum(idx, len(ref) - 1), 0 if name == "pyav" else 1.0)
-    return wrong, timed(lambda: dec.read_frames(path, idx), runs), probe_ms
+        return None, type(exc).__name__
+    return dec, 1000 * (time.perf_counter() - t)
+
+
+def compare(path: Path, name: str, before, idx: np.ndarray, ref: np.ndarray, runs: int) -> dict:
+    """Wrong frames and median read ms, before vs after, timed alternately (the machine is shared:
+    interleaving makes both see the same load)."""
+    decs = {"before": probed(before, name, path), "after": probed(after, name, path)}
+    out: dict = {}
+    calls = {}
+    for key, (dec, probe) in decs.items():
+        out[f"probe_{key}"] = probe
+        if dec is None:
+            out[f"wrong_{key}"], out[f"ms_{key}"] = probe, float("nan")
+            continue
+        got = dec.read_frames(path, idx)  # warm-up, and the frames to check
+        out[f"wrong_{key}"] = wrong_frames(got, ref, np.minimum(idx, len(ref) - 1), 0 if name == "pyav" else 1.0)
+        calls[key] = (lambda d=dec: d.read_frames(path, idx))
+    times: dict[str, list] = {k: [] for k in calls}
+    for r in range(runs):
+        for key in sorted(calls, reverse=bool(r % 2)):
+            t = time.perf_counter()
+            calls[key]()
+            times[key].append(time.perf_counter() - t)
+    for key, ts in times.items():
+        out[f"ms_{key}"] = 1000 * statistics.median(ts)
+    return out
 
 
 def main() -> None:
@@ -134,7 +150,7 @@ def main() -> None:
     before = load_before(args.before)
     names = [n for n in args.decoders.split(",") if n]
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, python {platform.python_version()}")
+    print(f"machine: {_cpu()} ({os.cpu_count()} cores), python {platform.python_version()}")
     print(f"{args.frames} frames at {w}x{h}; 8 evenly spaced frames; median of {args.runs} runs\n")
     head = f"{'file':22s} {'frames':>6s} {'mode':>10s} {'seq ms':>7s}"
     for n in names:
@@ -147,14 +163,33 @@ def main() -> None:
         for label, path in files.items():
             ref = sequential_decode(path)
             idx = np.linspace(0, len(ref) - 1, 8).round().astype(np.int64)
-            seq_ms = timed(lambda: sequential_upto(path, idx), args.runs)
+            seq = [0.0] * args.runs
+            for r in range(args.runs):
+                t = time.perf_counter()
+                sequential_upto(path, idx)
+                seq[r] = time.perf_counter() - t
             mode = after.get_decoder("pyav").probe(path).index.mode
-            row = f"{label:22s} {len(ref):6d} {mode:>10s} {seq_ms:7.1f}"
+            row = f"{label:22s} {len(ref):6d} {mode:>10s} {1000 * statistics.median(seq):7.1f}"
             for n in names:
-                wb, tb, pb = measure(path, before, n, idx, ref, args.runs)
-                wa, ta, pa = measure(path, after, n, idx, ref, args.runs)
-                row += f" | {str(wb) + ' -> ' + str(wa):>12s} {tb:9.1f} {ta:8.1f} {pb:5.0f}/{pa:<5.0f}"
+                m = compare(path, n, before, idx, ref, args.runs)
+                wrong = f"{m['wrong_before']} -> {m['wrong_after']}"
+                probe = f"{_ms(m['probe_before'])}/{_ms(m['probe_after'])}"
+                row += f" | {wrong:>12s} {m['ms_before']:9.1f} {m['ms_after']:8.1f} {probe:>11s}"
             print(row, flush=True)
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _ms(value) -> str:
+    return f"{value:.0f}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":

@@ -150,7 +150,9 @@ def main() -> None:
     before = load_before(args.before)
     names = [n for n in args.decoders.split(",") if n]
 
-    print(f"machine: {_cpu()} ({os.cpu_count()} cores), python {platform.python_version()}")
+    from levil_edge.runtime.bench import _cpu_name
+
+    print(f"machine: {_cpu_name()} ({os.cpu_count()} cores), python {platform.python_version()}")
     print(f"{args.frames} frames at {w}x{h}; 8 evenly spaced frames; median of {args.runs} runs\n")
     head = f"{'file':22s} {'frames':>6s} {'mode':>10s} {'seq ms':>7s}"
     for n in names:
@@ -176,16 +178,6 @@ def main() -> None:
                 probe = f"{_ms(m['probe_before'])}/{_ms(m['probe_after'])}"
                 row += f" | {wrong:>12s} {m['ms_before']:9.1f} {m['ms_after']:8.1f} {probe:>11s}"
             print(row, flush=True)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _ms(value) -> str:

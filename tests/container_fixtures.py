@@ -27,8 +27,8 @@ Writers (each returns ``path``; ``frames`` is uint8 ``(N, H, W, 3)``, even H and
 - ``write_h264(path, frames, fps=25, container="mp4"|"avi"|"mkv", b_frames=3, gop=250,
   faststart=False)``: H.264 with B-frames and a long GOP (x264's defaults), near-lossless;
   ``faststart`` puts the MP4 index first, so a truncated copy still opens.
-- ``write_mpeg_ps(path, frames, fps=25, codec="mpeg2video"|"mpeg1video", b_frames=2, gop=12)``:
-  MPEG program stream, no index, open GOPs.
+- ``write_mpeg_ps(path, frames, fps=25, codec="mpeg2video"|"mpeg1video", b_frames=2, gop=12,
+  transport=False)``: MPEG program stream (``transport``: transport stream), no index, open GOPs.
 - ``write_vp9_webm(path, frames, fps=25)``: VP9 in WebM (alt-ref frames hidden in superframes).
 - ``truncate_copy(src, dst, keep=0.6)``: the first ``keep`` of the bytes (a download cut short).
 
@@ -238,10 +238,11 @@ def write_h264(
 
 
 def write_mpeg_ps(
-    path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg2video", b_frames: int = 2, gop: int = 12
+    path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg2video", b_frames: int = 2, gop: int = 12,
+    transport: bool = False,
 ) -> Path:
-    return _encode(path, frames, codec, fps, "vob" if codec == "mpeg2video" else "mpeg", b_frames=b_frames,
-                   gop=gop, options={"qscale": "3"})
+    fmt = "mpegts" if transport else "vob" if codec == "mpeg2video" else "mpeg"
+    return _encode(path, frames, codec, fps, fmt, b_frames=b_frames, gop=gop, options={"qscale": "3"})
 
 
 def write_vp9_webm(path, frames: np.ndarray, fps: int = 25) -> Path:
@@ -270,6 +271,7 @@ CONTAINERS: dict[str, tuple[str, Callable[[Path, np.ndarray], Path]]] = {
     "h264_mkv": ("mkv", lambda p, f: write_h264(p, f, container="mkv", gop=24)),
     "mpeg2_ps": ("mpg", lambda p, f: write_mpeg_ps(p, f)),
     "mpeg1_ps": ("mpg", lambda p, f: write_mpeg_ps(p, f, codec="mpeg1video")),
+    "mpeg2_ts": ("ts", lambda p, f: write_mpeg_ps(p, f, transport=True)),
     "vp9_webm": ("webm", lambda p, f: write_vp9_webm(p, f)),
 }
 

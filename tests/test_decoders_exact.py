@@ -4,7 +4,8 @@ a plain sequential PyAV decode returns, with both decoders.
 The files are written once per session (``tests/container_fixtures.py``): XviD AVI with packed
 B-frames and MP3 audio (UCF101's format), the same unpacked, plain MPEG-4 Part 2 AVI (also with
 N-VOP placeholders), Cinepak AVI (also with empty chunks for dropped frames), H.264 in AVI, MP4 and
-Matroska (B-frames, GOP 250 and 24), MPEG-2/MPEG-1 program streams, VP9 WebM, and truncated
+Matroska (B-frames, GOP 250 and 24), MPEG-2/MPEG-1 program streams, an MPEG-2 transport stream,
+VP9 WebM, and truncated
 copies. On the code before this test existed, PyAV returned 4-7 of 8 frames 1-2 frames off on
 the XviD and H.264 AVIs and decord 3-6 of 8 far off (frame 3 for 25): these tests fail there.
 """
@@ -118,7 +119,7 @@ def test_what_each_container_needs(videos):
     keyframes for AVI and MPEG-4 Part 2; and the frames the file really decodes."""
     dec = PyAVDecoder()
     mode = {kind: dec.probe(videos[kind][0]).index.mode for kind in videos}
-    for kind in ("h264_mp4", "h264_mp4_gop24", "h264_mkv", "vp9_webm", "mpeg2_ps", "mpeg1_ps"):
+    for kind in ("h264_mp4", "h264_mp4_gop24", "h264_mkv", "vp9_webm", "mpeg2_ps", "mpeg1_ps", "mpeg2_ts"):
         assert mode[kind] == "pts", kind
     for kind in ("xvid_packed_mp3", "xvid_unpacked_mp3", "mpeg4_avi", "mpeg4_avi_nvops", "cinepak_avi", "h264_avi"):
         assert mode[kind] == "count", kind

@@ -26,14 +26,16 @@ before the first wanted frame, checks where the seek landed, and decodes forward
 
 - MP4/MOV, Matroska/WebM, MPEG-PS: frames name themselves by their presentation timestamps;
   frames nothing refers to are skipped on the way to a target (fastest);
-- AVI and MPEG-4 Part 2: timestamps there are guessed and wrong with B-frames (PyAV used to
-  return frames 1-2 off, decord frames 100 off), so frames are counted from the keyframe, whose
-  number comes from the bitstream's picture types (packed B-frames and N-VOPs included);
+- AVI and MPEG-4 Part 2: timestamps there are guessed by FFmpeg and wrong with B-frames
+  (indexing by them put PyAV's frames 1-2 off and decord's up to ~100 off), so frames are counted
+  from the keyframe, whose number comes from the bitstream's picture types (packed B-frames and
+  N-VOPs included);
 - files where neither can be trusted, or a check fails: decode from the start and count.
 
-decord reads only files in the first group whose frame timestamps agree with PyAV's (checked once
-per file and process); everything else goes through PyAV's exact path. The per-file facts travel
-in ``VideoInfo``, so ``remember(info)`` in a DataLoader worker brings them along.
+decord serves MP4/MOV and Matroska/WebM files whose frame timestamps (decord's index) agree with
+PyAV's, checked once per file and process; every other read goes through PyAV's exact path.
+The per-file facts travel in ``VideoInfo``, so ``remember(info)`` in a DataLoader worker brings
+them along and the worker does not analyse the file again.
 
 ``size`` in ``read_frames``: ``None`` keeps the native resolution, an ``int`` resizes so the short
 side is that many pixels (aspect kept, long side rounded to even), an ``(H, W)`` tuple gives
@@ -196,6 +198,7 @@ class VideoDecoder:
 # its own seek; closer ones are reached by decoding on. A seek costs the frames in flight in the
 # decoder's threads and reorder buffer: measured (320x240, 2 cores) best at 8 for MPEG-4 Part 2
 # and MPEG-2, 16 for H.264 (GOP 24: 129 -> 104 ms CPU for 8 frames; XviD: 22 -> 32 ms at 16).
+# HEVC, VP9 and AV1 are not measured: heavier per frame and frame-threaded like H.264.
 _SEEK_GAP = 8
 _SEEK_GAP_BY_CODEC = {"h264": 16, "hevc": 16, "vp9": 16, "av1": 16}
 # In "pts" mode, stop skipping non-reference frames this many frames before a target: more than

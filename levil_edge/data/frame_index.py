@@ -15,10 +15,16 @@ needed to count from there is the keyframe's own number ``k``. Three ways to kno
   carry shuffled pts). Here the keyframe's number comes from the bitstream: for MPEG-4 Part 2 the
   picture types in each packet (B-pictures are shown before the reference decoded just before
   them, which is also how DivX/XviD "packed" B-frames and N-VOP placeholders are accounted for);
-  otherwise the rank of the keyframe's pts, which the parser does get right for keyframes. The
-  reader decodes every frame from the keyframe on and counts.
-- ``"sequential"`` mode: nothing above can be trusted (no keyframes flagged, timestamps missing
-  or repeated, an MPEG-4 stream whose headers do not parse): decode from the start and count.
+  otherwise the rank of the keyframe's pts (the parser's guesses are right for keyframes on every
+  file measured, and each read checks that keyframes come out exactly where the index puts them).
+  The reader decodes every frame from the keyframe on and counts.
+- ``"sequential"`` mode: nothing above can be trusted (no keyframes flagged, every packet flagged
+  as one in a codec that is not intra-only (an AVI without its index), timestamps missing or
+  repeated, an MPEG-4 stream whose headers do not parse): decode from the start and count.
+
+A read that finds its mode's assumption broken (a decoded timestamp no packet had, a keyframe
+where the count puts none) redoes the read in the next, more careful mode and keeps that mode for
+the file (``PyAVDecoder`` in ``decoders``).
 
 Truncated files: the demuxer can deliver packets that no longer decode. Where the container does
 not vouch for its own length (no frame count, a count or duration that the packets do not reach,
@@ -33,8 +39,9 @@ import numpy as np
 
 __all__ = ["FrameIndex", "PacketScan", "build_index", "mpeg4_pictures", "needs_tail_check"]
 
-# Containers whose pts come from the file (not guessed) for every frame.
-PTS_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpeg", "mpegts", "flv", "ogg", "nut")
+# Containers whose pts come from the file (not guessed) for every frame, as tested; any other
+# container is read in "count" mode (exact, without the skipping of non-reference frames).
+PTS_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpeg", "mpegts")
 # Containers that vouch for their length with a sample table (a truncated copy fails to open or
 # shows a frame count the packets do not reach, see ``needs_tail_check``).
 _COUNTED_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "avi")

@@ -1,30 +1,60 @@
 """Video decoders: decord (fast path on x86_64) and PyAV (portable, aarch64 wheels). Torch-free.
 
-Both return the same frames for the same request: uint8 ``(N, H, W, 3)`` RGB, frame ``i`` being
-the ``i``-th frame in presentation order. Containers lie about their length (a Cinepak AVI reports
-68 frames to decord and decodes 444 with PyAV), so:
+What a frame index means
+------------------------
+Frame ``k`` of a file is the ``k``-th frame (counting from 0) that a plain sequential decode of its
+first video stream returns: open the file with PyAV, ``for frame in container.decode(video=0)``.
+The decoder returns frames in presentation order, so this is presentation order, and it is what
+the decoder *returns*, not what the container claims:
 
-- ``probe`` counts what the demuxer actually delivers and decodes the first frame, so a file that
-  decodes nothing raises ``DecodeError`` there;
-- ``read_frames`` never crashes on an index beyond what actually decodes (a truncated file): the
-  index is clamped to the last frame that decoded. The result is deterministic.
+- a frame the decoder drops (an MPEG-4 "N-VOP" placeholder in an XviD/DivX file, a B-frame whose
+  reference is missing) has no number; frames after it move up;
+- AVI chunks left empty for a variable frame rate (opencv's Cinepak ``tree.avi``: 444 in the
+  header, 68 with data) have no number either: frame numbers are not timestamps;
+- a truncated file has the frames that still decode, no more.
+
+``probe(path).num_frames`` is that count, and ``read_frames`` can deliver every one of frames
+``0 .. num_frames - 1``. ``read_frames(path, indices)`` returns exactly those frames, in the order
+asked (repeats allowed), for both decoders; an index past the end is clamped to the last frame
+(never an error: a sampler's arithmetic and a damaged file meet here), a negative one is a
+``UsageError``. With decord the pixels can differ from PyAV's by rounding (decord bundles an
+older FFmpeg): the frame is the same.
+
+How it stays exact and fast (``frame_index`` module): ``probe`` demuxes the whole file once (no
+decoding) and records every keyframe's frame number. A read seeks to the last keyframe at or
+before the first wanted frame, checks where the seek landed, and decodes forward:
+
+- MP4/MOV, Matroska/WebM, MPEG-PS: frames name themselves by their presentation timestamps;
+  frames nothing refers to are skipped on the way to a target (fastest);
+- AVI and MPEG-4 Part 2: timestamps there are guessed by FFmpeg and wrong with B-frames
+  (indexing by them put PyAV's frames 1-2 off and decord's up to ~100 off), so frames are counted
+  from the keyframe, whose number comes from the bitstream's picture types (packed B-frames and
+  N-VOPs included);
+- files where neither can be trusted, or a check fails: decode from the start and count.
+
+decord serves MP4/MOV and Matroska/WebM files whose frame timestamps (decord's index) agree with
+PyAV's, checked once per file and process; every other read goes through PyAV's exact path.
+The per-file facts travel in ``VideoInfo``, so ``remember(info)`` in a DataLoader worker brings
+them along and the worker does not analyse the file again.
 
 ``size`` in ``read_frames``: ``None`` keeps the native resolution, an ``int`` resizes so the short
 side is that many pixels (aspect kept, long side rounded to even), an ``(H, W)`` tuple gives
-exactly that size. Resizing
-happens inside the decoder (swscale, bilinear), which is much cheaper than resizing afterwards.
+exactly that size. Resizing happens inside the decoder (swscale, bilinear), which is much cheaper
+than resizing afterwards.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
 
+from levil_edge.data.frame_index import FrameIndex, PacketScan, build_index, needs_tail_check
 from levil_edge.errors import DecodeError, UsageError
 
 __all__ = [
@@ -53,9 +83,11 @@ class VideoInfo:
     duration: float  # seconds = num_frames / fps
     codec: str
     container: str = ""  # FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg"
+    # Keyframe positions and how frames are found (``frame_index``); not part of the report.
+    index: FrameIndex | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "index"}
 
 
 def output_size(width: int, height: int, size: Size) -> tuple[int, int]:
@@ -162,11 +194,22 @@ class VideoDecoder:
 # PyAV
 # ----------------------------------------------------------------------------------------------
 
-# Requested frames closer than this are decoded in one run; farther ones get their own seek.
-_SEEK_GAP = 48
-# Stop skipping non-reference frames this many frames before a target: more than the B-frame
-# reordering depth of common encoders, so no requested frame is skipped.
+# A wanted frame whose keyframe lies more than this many frames past the last frame decoded gets
+# its own seek; closer ones are reached by decoding on. A seek costs the frames in flight in the
+# decoder's threads and reorder buffer: measured (320x240, 2 cores) best at 8 for MPEG-4 Part 2
+# and MPEG-2, 16 for H.264 (GOP 24: 129 -> 104 ms CPU for 8 frames; XviD: 22 -> 32 ms at 16).
+# HEVC, VP9 and AV1 are not measured: heavier per frame and frame-threaded like H.264.
+_SEEK_GAP = 8
+_SEEK_GAP_BY_CODEC = {"h264": 16, "hevc": 16, "vp9": 16, "av1": 16}
+# In "pts" mode, stop skipping non-reference frames this many frames before a target: more than
+# the B-frame reordering depth of common encoders, so no packet of a wanted frame is skipped.
 _REORDER_MARGIN = 8
+# Packets read after a seek while looking for the keyframe it should have landed on.
+_LANDING_LIMIT = 600
+
+
+class _Inexact(Exception):
+    """A read found the file's index does not hold (the caller retries in a more careful mode)."""
 
 
 def _set_skip(stream, mode: str) -> None:
@@ -201,18 +244,28 @@ def _stream_fps(stream) -> float:
     return float(rate) if rate else 0.0
 
 
-class PyAVDecoder(VideoDecoder):
-    """PyAV: one seek per group of nearby requested frames, then decode forward.
+def _decoded(packet):
+    """The frames ``packet`` completes; None where the data stops decoding (a truncated tail)."""
+    import av
 
-    A frame's index is its presentation time x fps (constant-rate video). When a file has no usable
-    timestamps we fall back to decoding from the start and counting frames, which is always exact.
-    """
+    try:
+        return packet.decode()
+    except (av.error.FFmpegError, ValueError):
+        return None
+
+
+class PyAVDecoder(VideoDecoder):
+    """PyAV: exact random access by seeking to keyframes (see the module doc for how)."""
 
     name = "pyav"
 
     def __init__(self, threads: int = 0) -> None:
         super().__init__()
         self.threads = threads  # 0 = let FFmpeg choose
+        # file key -> FrameIndex that replaced the probed one after a read found it wrong
+        self._demoted: dict[tuple, FrameIndex] = {}
+
+    # --- probe ---------------------------------------------------------------------------------
 
     def _probe(self, path: str) -> VideoInfo:
         container = _open_av(path)
@@ -221,117 +274,319 @@ class PyAVDecoder(VideoDecoder):
             codec = stream.codec_context.name
             container_name = container.format.name
             fps = _stream_fps(stream)
-            first = None
-            count = 0
-            decode_errors = 0
-            try:
-                # Demuxing is cheap (no decoding): count the packets that carry data, and decode
-                # until the first frame comes out, so a file whose codec cannot be decoded fails here.
-                for packet in container.demux(stream):
-                    if packet.size == 0:
-                        continue
-                    count += 1
-                    if first is None and decode_errors < 16:
-                        try:
-                            first = next(iter(packet.decode()), None)
-                        except Exception:  # noqa: BLE001 - a damaged packet: try the next ones
-                            decode_errors += 1
-            except Exception as exc:  # a truncated tail: keep what was demuxed before it
-                if count == 0:
-                    raise DecodeError(f"{path}: cannot read video data ({_short(exc)})") from exc
-            if first is None:
-                first = _first_frame_by_decoding(container, stream, path)
-            width, height = first.width, first.height
+            scan, first, lead = self._scan(container, stream, path, codec)
+            index = build_index(scan, codec, container_name, _intra_only(codec))
+            index = self._check_head(index, lead)
+            if index.mode != "sequential":
+                end_s = _packets_end(stream, scan)
+                duration_s = container.duration / 1e6 if container.duration else None
+                if needs_tail_check(scan, container_name, stream.frames or 0, duration_s, end_s):
+                    index = self._check_tail(container, stream, index)
         finally:
             container.close()
+        if index.mode == "sequential":
+            index = index.with_mode("sequential", index.reason, num_frames=self._count_sequential(path))
         if fps <= 0:
             fps = 30.0
-        return VideoInfo(path, count, fps, width, height, count / fps, codec, container_name)
+        n = index.num_frames
+        return VideoInfo(path, n, fps, first.width, first.height, n / fps, codec, container_name, index)
+
+    def _scan(self, container, stream, path: str, codec: str):
+        """Demux every packet (cheap: no decoding) and decode the head: the first frame (a file
+        whose codec cannot be decoded fails here) and how many frames precede the first keyframe."""
+        scan = PacketScan(extradata=bytes(stream.codec_context.extradata or b""),
+                          time_base=float(stream.time_base or 0))
+        first = None
+        lead = None  # frames returned before the first keyframe; None until one came out
+        before = 0
+        decode_errors = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                scan.add(packet, mpeg4=codec == "mpeg4")
+                if lead is None and decode_errors < 16:
+                    frames = _decoded(packet)
+                    if frames is None:
+                        decode_errors += 1
+                        continue
+                    for frame in frames:
+                        first = first or frame
+                        if lead is None and frame.key_frame:
+                            lead = before
+                        before += 1
+        except Exception as exc:  # noqa: BLE001 - a truncated tail: keep what was demuxed before it
+            if not len(scan):
+                raise DecodeError(f"{path}: cannot read video data ({_short(exc)})") from exc
+            scan.demux_error = True
+        if first is None:
+            first = _first_frame_by_decoding(container, stream, path)
+        return scan, first, lead
+
+    @staticmethod
+    def _check_head(index: FrameIndex, lead: int | None) -> FrameIndex:
+        """The first keyframe's number from the bitstream vs. what a decode from the start shows:
+        frames before it that do not decode (a file cut mid-GOP) shift every number."""
+        if index.mode == "sequential" or not len(index.key_frames):
+            return index
+        if lead is None:
+            return index.with_mode("sequential", "no decoded frame is marked as a keyframe")
+        shift = int(index.key_frames[0]) - lead
+        if shift == 0:
+            return index
+        if shift < 0:
+            return index.with_mode("sequential", "more frames before the first keyframe than packets")
+        return index.with_mode("count", f"{shift} frames before the first keyframe do not decode",
+                               num_frames=index.num_frames - shift, key_shift=shift)
+
+    def _check_tail(self, container, stream, index: FrameIndex) -> FrameIndex:
+        """Count what decodes from the last keyframe on: a truncated file's packets promise more."""
+        last = len(index.key_frames) - 1
+        for m in range(last, max(last - 3, -1), -1):
+            try:
+                landed, packets = _seek_key(container, stream, index, m)
+            except _Inexact:
+                continue
+            k = None
+            try:
+                for k, _ in _count_frames(packets, index, int(index.key_frames[landed]), stream):
+                    pass
+            except _Inexact:
+                return index.with_mode("sequential", "keyframes do not come out where the index puts them")
+            if k is None:
+                continue  # the keyframe itself no longer decodes: try the one before
+            n = k + 1
+            if n == index.num_frames:
+                return index
+            if n > index.num_frames:
+                return index.with_mode("sequential", "more frames decode than packets")
+            return index.with_mode("count", f"truncated: {index.num_frames - n} frames do not decode", num_frames=n)
+        return index.with_mode("sequential", "no keyframe near the end decodes")
+
+    def _count_sequential(self, path: str) -> int:
+        container = _open_av(path)
+        n = 0
+        try:
+            for packet in container.demux(container.streams.video[0]):
+                n += len(_decoded(packet) or [])
+        except Exception:  # noqa: BLE001 - truncated data: what decoded so far counts
+            pass
+        finally:
+            container.close()
+        return n
+
+    # --- read ----------------------------------------------------------------------------------
+
+    def index_of(self, path: str, info: VideoInfo) -> FrameIndex:
+        """The frame index reads of ``path`` use (the probed one unless a read demoted it)."""
+        key = self._cache_key(path)
+        with self._lock:
+            demoted = self._demoted.get(key)
+        if demoted is not None:
+            return demoted
+        if info.index is None:  # a VideoInfo built elsewhere: probe the file ourselves
+            self.clear_file(path)
+            return self.probe(path).index
+        return info.index
+
+    def clear_file(self, path: str) -> None:
+        key = self._cache_key(path)
+        with self._lock:
+            self._cache.pop(key, None)
+            self._demoted.pop(key, None)
+
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        with self._lock:
+            self._demoted.clear()
 
     def _read(self, path: str, idx: np.ndarray, out_hw: tuple[int, int], info: VideoInfo) -> np.ndarray:
         wanted = np.unique(idx)
-        container = _open_av(path)
-        try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            if self.threads:
-                stream.codec_context.thread_count = self.threads
-            got = self._decode_groups(container, stream, wanted, out_hw, info)
-            if len(got) < len(wanted):
-                got.update(self._decode_sequential(container, stream, wanted, out_hw, got))
-        finally:
-            container.close()
+        index = self.index_of(path, info)
+        got: dict[int, np.ndarray] = {}
+        while index.mode != "sequential":
+            try:
+                got = self._read_by_keys(path, index, wanted, out_hw, info.codec)
+                break
+            except _Inexact as exc:
+                # Keep the careful mode for this file in this process; pts -> count -> sequential.
+                mode = "count" if index.mode == "pts" and len(index.key_frames) else "sequential"
+                index = index.with_mode(mode, f"demoted after a read: {exc}")
+                with self._lock:
+                    self._demoted[self._cache_key(path)] = index
+                got = {}
+        missing = [int(i) for i in wanted if int(i) not in got]
+        if missing:  # sequential mode, or frames a damaged middle kept from decoding after a seek
+            got.update(self._read_sequential(path, np.asarray(missing), out_hw, index.damaged))
         if not got:
             raise DecodeError(f"{path}: no frame decoded; the file is corrupt or its codec is unsupported")
         return _assemble(got, idx)
 
-    def _decode_groups(self, container, stream, wanted, out_hw, info) -> dict[int, np.ndarray]:
-        """Seek to each group of nearby frames and decode forward, indexing frames by timestamp."""
+    def _open_stream(self, path: str, damaged: bool = False):
+        container = _open_av(path)
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE" if damaged else "AUTO"
+        if self.threads:
+            stream.codec_context.thread_count = self.threads
+        return container, stream
+
+    def _read_by_keys(self, path, index: FrameIndex, wanted, out_hw, codec: str) -> dict[int, np.ndarray]:
         got: dict[int, np.ndarray] = {}
-        tb = stream.time_base
-        start = stream.start_time or 0
-        if tb is None or info.fps <= 0:
-            return got
-
-        def index(pts) -> int:
-            return int(round(float((pts - start) * tb) * info.fps))
-
-        for group in _groups(wanted, _SEEK_GAP):
-            first, last = group[0], group[-1]
-            members = set(group)
-            try:
-                target = start + int(round(first / info.fps / float(tb)))
-                container.seek(max(target, start), stream=stream, backward=True, any_frame=False)
-                # Frames between the keyframe and the target matter only as references: skip the
-                # non-reference ones (10-30% faster on long GOPs, identical frames). The switch back
-                # is decided per *packet* (decode order), so even with frame threading no packet
-                # of a wanted frame is ever decoded in skip mode.
-                _set_skip(stream, "NONREF")
-                done = False
-                for packet in container.demux(stream):
-                    if packet.pts is None or index(packet.pts) >= first - _REORDER_MARGIN:
-                        _set_skip(stream, "DEFAULT")
-                    for frame in packet.decode():
-                        if frame.pts is None:
-                            return got  # no timestamps: the sequential fallback handles it
-                        i = index(frame.pts)
-                        if i > last:
-                            done = True
+        container, stream = self._open_stream(path, index.damaged)
+        try:
+            for group in _plan(wanted, index, codec):
+                landed, packets = _seek_key(container, stream, index, index.key_before(group[0]))
+                if index.mode == "pts":
+                    _collect_by_pts(packets, index, group, stream, out_hw, got)
+                else:
+                    for k, frame in _count_frames(packets, index, int(index.key_frames[landed]), stream):
+                        if k in group and k not in got:
+                            got[k] = _to_rgb(frame, out_hw)
+                        if k >= group[-1]:
                             break
-                        if i in members and i not in got:
-                            got[i] = _to_rgb(frame, out_hw)
-                    if done:
-                        break
-            except Exception:  # noqa: BLE001 - a broken tail: whatever decoded is kept, rest clamps
-                break
-            finally:
-                _set_skip(stream, "DEFAULT")
+        finally:
+            _set_skip(stream, "DEFAULT")
+            container.close()
         return got
 
-    def _decode_sequential(self, container, stream, wanted, out_hw, got) -> dict[int, np.ndarray]:
-        """Decode from the start counting frames: exact when timestamps are missing or wrong."""
+    def _read_sequential(self, path: str, wanted: np.ndarray, out_hw, damaged: bool) -> dict[int, np.ndarray]:
+        """Decode from the start and count: exact by definition, used where nothing else holds."""
         out: dict[int, np.ndarray] = {}
-        need = set(int(i) for i in wanted) - set(got)
-        last_wanted = int(wanted[-1])
+        need = set(int(i) for i in wanted)
+        last_wanted = int(wanted.max())
+        container, stream = self._open_stream(path, damaged)
+        k, last_frame = -1, None
         try:
-            container.seek(0, stream=stream, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - a container that cannot seek back: clamp what we have
-            return out
-        _set_skip(stream, "DEFAULT")
-        i = -1
-        last_frame = None
-        try:
-            for i, frame in enumerate(container.decode(stream)):
-                if i in need:
-                    out[i] = _to_rgb(frame, out_hw)
-                last_frame = frame
-                if i >= last_wanted:
+            for packet in container.demux(stream):
+                frames = _decoded(packet)
+                if frames is None:
+                    break
+                for frame in frames:
+                    k += 1
+                    last_frame = frame
+                    if k in need:
+                        out[k] = _to_rgb(frame, out_hw)
+                if k >= last_wanted:
                     break
         except Exception:  # noqa: BLE001 - truncated data: stop here, clamp the rest
             pass
-        if last_frame is not None and i >= 0 and i not in out and need - set(out):
-            out[i] = _to_rgb(last_frame, out_hw)  # the last frame that decoded, for clamping
+        finally:
+            container.close()
+        if last_frame is not None and k not in out and need - set(out):
+            out[k] = _to_rgb(last_frame, out_hw)  # the last frame that decoded, for clamping
         return out
+
+
+def _intra_only(codec: str) -> bool:
+    import av
+
+    try:
+        return bool(av.codec.Codec(codec, "r").intra_only)
+    except Exception:  # noqa: BLE001 - an unknown name: assume frames depend on each other
+        return False
+
+
+def _packets_end(stream, scan: PacketScan) -> float | None:
+    """Seconds at which the last demuxed packet ends, None without timestamps."""
+    pts = [p for p in scan.pts if p is not None]
+    if not pts or not stream.time_base:
+        return None
+    start = stream.start_time or 0
+    fps = _stream_fps(stream) or 30.0
+    return float((max(pts) - start) * stream.time_base) + 1.0 / fps
+
+
+def _seek_key(container, stream, index: FrameIndex, m: int):
+    """Seek so that decoding starts at a known keyframe shown at or before keyframe ``m``.
+
+    Returns ``(keyframe number, packets from that keyframe on)``. The landing is checked: a
+    demuxer may land on another keyframe than asked (AVI, MPEG-PS seek by estimate), on a
+    non-keyframe, or past the target; packets before a known keyframe are dropped undecoded, and
+    a landing past the target retries from an earlier keyframe."""
+    import av
+
+    target = int(index.key_frames[m])
+    for mm in range(m, max(m - 3, -1), -1):
+        try:
+            container.seek(int(index.key_seek[mm]), stream=stream, backward=True, any_frame=False)
+        except (av.error.FFmpegError, OSError):
+            break
+        packets = container.demux(stream)
+        found = None
+        try:
+            for n, packet in enumerate(packets):
+                if packet.size == 0 or n > _LANDING_LIMIT:
+                    break
+                found = index.key_of(packet)
+                if found is not None:
+                    break
+        except av.error.FFmpegError:
+            found = None
+        if found is not None and int(index.key_frames[found]) <= target:
+            return found, itertools.chain([packet], packets)
+    raise _Inexact(f"a seek does not reach the keyframe of frame {target}")
+
+
+def _count_frames(packets, index: FrameIndex, anchor: int, stream):
+    """Yield ``(k, frame)`` from the keyframe the packets start with, counting frames.
+
+    Frames returned before the keyframe itself are an open GOP's leading pictures (they refer to
+    the previous GOP, so they are broken or dropped after a seek) and are not counted. Keyframes
+    must come out exactly where the index puts them, else the count has drifted."""
+    _set_skip(stream, "DEFAULT")
+    keys = index.key_set()
+    k = None
+    for packet in packets:
+        frames = _decoded(packet)
+        if frames is None:
+            return
+        for frame in frames:
+            if k is None:
+                if not frame.key_frame:
+                    continue
+                k = anchor
+            else:
+                k += 1
+            if (k in keys) != bool(frame.key_frame):
+                raise _Inexact(f"keyframes do not come out where the index puts them (frame {k})")
+            yield k, frame
+
+
+def _collect_by_pts(packets, index: FrameIndex, group: list[int], stream, out_hw, got: dict) -> None:
+    """Decode on, naming each frame by its timestamp; skip frames nothing refers to until
+    ``_REORDER_MARGIN`` frames before the next frame still wanted."""
+    todo = [k for k in group if k not in got]
+    for packet in packets:
+        if not todo:
+            return
+        threshold = index.frame_pts[max(todo[0] - _REORDER_MARGIN, 0)]
+        # Decided per packet (decode order): even with frame threading no packet of a wanted
+        # frame is decoded in skip mode, since its pts is at least the next wanted frame's.
+        _set_skip(stream, "NONREF" if packet.pts is not None and packet.pts < threshold else "DEFAULT")
+        frames = _decoded(packet)
+        if frames is None:
+            return
+        for frame in frames:
+            k = index.frame_of_pts(frame.pts)
+            if k is None:
+                raise _Inexact(f"a decoded frame has a timestamp ({frame.pts}) no packet had")
+            if k in todo:
+                got[k] = _to_rgb(frame, out_hw)
+                todo.remove(k)
+            if k >= group[-1]:
+                return
+
+
+def _plan(wanted: np.ndarray, index: FrameIndex, codec: str) -> list[list[int]]:
+    """Split sorted wanted frames into runs decoded after one seek each."""
+    gap = _SEEK_GAP_BY_CODEC.get(codec, _SEEK_GAP)
+    groups: list[list[int]] = [[int(wanted[0])]]
+    for k in wanted[1:]:
+        k = int(k)
+        if int(index.key_frames[index.key_before(k)]) > groups[-1][-1] + gap:
+            groups.append([])
+        groups[-1].append(k)
+    return groups
 
 
 def _first_frame_by_decoding(container, stream, path: str):
@@ -351,16 +606,6 @@ def _to_rgb(frame, out_hw: tuple[int, int]) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BILINEAR")
 
 
-def _groups(sorted_idx: np.ndarray, gap: int) -> list[list[int]]:
-    """Split sorted unique indices into runs whose neighbours are at most ``gap`` apart."""
-    groups: list[list[int]] = [[int(sorted_idx[0])]]
-    for i in sorted_idx[1:]:
-        if int(i) - groups[-1][-1] > gap:
-            groups.append([])
-        groups[-1].append(int(i))
-    return groups
-
-
 def _assemble(got: dict[int, np.ndarray], idx: np.ndarray) -> np.ndarray:
     """Stack frames in request order; an index that did not decode takes the nearest earlier
     decoded frame (or the first decoded one), so truncated files give a deterministic clip."""
@@ -376,17 +621,18 @@ def _assemble(got: dict[int, np.ndarray], idx: np.ndarray) -> np.ndarray:
 # decord
 # ----------------------------------------------------------------------------------------------
 
-
-# Containers without a frame index, where decord's random access returns wrong frames (measured:
-# MPEG-2 in MPEG-PS gave frame ~20 for 29); PyAV decodes them correctly.
-_DECORD_UNRELIABLE = {"mpeg", "mpegts", "mpegvideo", "h264", "hevc"}
+# Containers with a real frame index, where decord's seeking was measured exact (tests cover
+# each). Elsewhere decord resolves a frame through timestamps that are guessed (AVI: Megamind.avi
+# frame 115 came back as frame 17) or has no index at all (MPEG-PS: frame ~20 for 29).
+_DECORD_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 
 
 class DecordDecoder(VideoDecoder):
     """decord: random access with its own frame index; decodes straight to the requested size.
 
-    When decord fails on a request (a truncated tail, a codec quirk), the request is served by
-    PyAV instead, which clamps to what decodes: one bad file never stops an epoch."""
+    Used where its index is known to match the frame numbering (a timestamped container whose
+    frame timestamps agree with PyAV's, checked once per file); every other read, and any request
+    decord fails on, is served by PyAV's exact path. One bad file never stops an epoch."""
 
     name = "decord"
 
@@ -396,6 +642,7 @@ class DecordDecoder(VideoDecoder):
 
         self.threads = threads
         self._fallback = PyAVDecoder(threads=threads)
+        self._agrees: dict[tuple, bool] = {}  # file key -> decord's index matches ours
 
     def _reader(self, path: str, out_hw: tuple[int, int] | None = None):
         decord = _import_decord()
@@ -409,24 +656,44 @@ class DecordDecoder(VideoDecoder):
             raise DecodeError(f"{path}: cannot open as a video ({_short(exc)}); is it a complete video file?") from exc
 
     def _probe(self, path: str) -> VideoInfo:
-        # decord's own frame count can disagree with what decodes; PyAV's demux count is what
-        # both decoders honour, so their frames agree index by index.
+        # PyAV's probe defines the numbering both decoders honour.
         return self._fallback.probe(path)
 
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        self._fallback.clear_cache()
+        with self._lock:
+            self._agrees.clear()
+
     def _read(self, path: str, idx: np.ndarray, out_hw: tuple[int, int], info: VideoInfo) -> np.ndarray:
-        if info.container in _DECORD_UNRELIABLE:
+        index = self._fallback.index_of(path, info)
+        key = self._cache_key(path)
+        if index.mode != "pts" or info.container not in _DECORD_CONTAINERS or self._agrees.get(key) is False:
             return self._fallback._read(path, idx, out_hw, info)
         try:
             vr = self._reader(path, out_hw if out_hw != (info.height, info.width) else None)
-            n = len(vr)
-            if n < info.num_frames and int(idx.max()) >= n:
-                raise DecodeError("decord sees fewer frames than the demuxer")
+            if key not in self._agrees:
+                with self._lock:
+                    self._agrees[key] = _decord_agrees(vr, index)
+                if not self._agrees[key]:
+                    return self._fallback._read(path, idx, out_hw, info)
             frames = vr.get_batch([int(i) for i in idx]).asnumpy()
             if frames.shape[1:3] != out_hw:
                 raise DecodeError(f"decord returned {frames.shape[1:3]} instead of {out_hw}")
             return frames
         except Exception:  # noqa: BLE001 - serve the request with PyAV (clamps, or raises DecodeError)
             return self._fallback._read(path, idx, out_hw, info)
+
+
+def _decord_agrees(vr, index: FrameIndex) -> bool:
+    """decord's frame ``k`` is ours: same count, same timestamps (to half a frame)."""
+    n = index.num_frames
+    if len(vr) != n or index.frame_pts is None or n == 0:
+        return False
+    ts = np.asarray(vr.get_frame_timestamp(np.arange(n)))[:, 0].astype(np.float64)
+    ours = (index.frame_pts - index.frame_pts[0]).astype(np.float64) * index.time_base
+    step = np.median(np.diff(ours)) if n > 1 else 1.0
+    return bool(np.all(np.abs((ts - ts[0]) - ours) < step / 2))
 
 
 # ----------------------------------------------------------------------------------------------

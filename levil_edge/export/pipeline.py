@@ -50,6 +50,7 @@ def export_model(
     heldout_clips: int = 64,
     decoder: str = "auto",
     seed: int = 0,
+    quantizer: str = "ort",
 ) -> dict[str, Any]:
     """Export a checkpoint folder (or an in-memory ``model`` + ``cfg``) into ``out_dir``.
 
@@ -62,6 +63,9 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     if int8 and not (calib_data or calib_ranges):
         raise UsageError("--int8 needs --calib-data SPEC (real clips of your task) or --calib-ranges calibration.json")
+    from levil_edge.export.modelopt_int8 import check_quantizer
+
+    check_quantizer(quantizer, int8=int8, calib_data=calib_data)
     with tempfile.TemporaryDirectory(prefix="levil-export-") as tmp:
         clips = _clip_sets(cfg, calib_data, labels, root, heldout_clips, decoder, seed, Path(tmp))
         onnx_info = export_onnx(model, cfg, out / FP32_FILE, max_batch=max_batch, opset=opset, legacy=legacy)
@@ -71,16 +75,21 @@ def export_model(
             "check_clips_from": clips.source, "files": [_row(out / FP32_FILE, "fp32", check=f"max|diff| {check['max_abs_diff']:.2e}")],
         }
         files = {FP32_FILE: "fp32"}
+        from levil_edge.export.fp16 import export_fp16_model  # model.fp16.onnx when ModelOpt is installed
+
+        result["fp16"] = export_fp16_model(out, cfg, clips, max_batch, decoder, seed)
+        result["files"] += result["fp16"].pop("rows")
+        files.update(result["fp16"].pop("files"))
         if int8:
             from levil_edge.export.int8 import export_int8
 
             int8_info = export_int8(
                 out, cfg, clips, max_batch=max_batch, calib_clips=calib_clips, method=calib_method,
-                ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=Path(tmp),
+                ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=Path(tmp), quantizer=quantizer,
             )
             result["int8"] = int8_info
             result["files"] += int8_info.pop("rows")
-            files.update({INT8_TRT_FILE: "int8-qdq", INT8_CPU_FILE: "int8-cpu"})
+            files.update(int8_info.pop("files"))
     _finish(out, cfg, result, files, int8, engine, max_batch, workspace_gb)
     return result
 

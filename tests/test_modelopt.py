@@ -76,8 +76,6 @@ def test_modelopt_trt_form_passes_the_trt_check(exported) -> None:
 
 @needs_modelopt
 def test_modelopt_agrees_with_fp32_and_leaves_our_quantizer_alone(exported, tmp_path) -> None:
-    from onnxruntime.quantization import calibrate
-
     from levil_edge.calibration.ranges import load_ranges
     from levil_edge.export.quantize import preprocess, quantize_from_ranges
 
@@ -85,9 +83,9 @@ def test_modelopt_agrees_with_fp32_and_leaves_our_quantizer_alone(exported, tmp_
     assert F.train_accuracy() >= 0.6, "the fixture model did not train: agreement would mean nothing"
     a = result["int8"]["agreement"]["model.int8.trt.onnx"]
     assert a["top1_agreement"] >= 0.9 and a["logit_cosine"] >= 0.98, a
-    # ModelOpt patches ONNX Runtime's quantisation classes process-wide; it runs in a child process,
-    # so our CPU form equals one made from the saved ranges in a process that never saw ModelOpt.
-    assert calibrate.MinMaxCalibrater.collect_data.__module__.startswith("onnxruntime")
+    # ModelOpt's quantize() patches ONNX Runtime's quantisation classes process-wide. The export ran
+    # AutoCast in-process and quantize() in a child: its CPU form must equal one made from the saved
+    # ranges here, in a process that never imported ModelOpt.
     prep = preprocess(out / "model.onnx", tmp_path / "prep.onnx")
     quantize_from_ranges(prep, load_ranges(out / "calibration.json")["ranges"], tmp_path / "cpu.onnx", "cpu")
     _, mine = _graph(out / "model.int8.cpu.onnx")

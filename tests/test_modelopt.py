@@ -145,3 +145,14 @@ def test_without_modelopt_one_line_names_the_extra(tmp_path_factory, tmp_path, c
     assert not any(out.glob("*.onnx"))  # refused before the export started
     with pytest.raises(MissingExtraError):
         modelopt_support.require("x")
+
+
+def test_modelopt_failure_is_one_line_without_the_nvml_noise() -> None:
+    """ModelOpt logs an NVML error on every machine without a GPU; the error shown is the real one."""
+    log = ("2026-12-03 20:24:49,290 - [modelopt][onnx] - ERROR - Failed to get GPU count: NVML Shared Library Not Found\n"
+           "Traceback (most recent call last):\n  File \"quantize.py\", line 640, in quantize\n"
+           "AssertionError: output directory \"/nope\" does not exist\n")
+    err = modelopt_support.failure("ModelOpt INT8 quantisation", log)
+    assert str(err) == 'ModelOpt INT8 quantisation failed: ModelOpt logged: AssertionError: output directory "/nope" does not exist'
+    err = modelopt_support.failure("AutoCast", "x - [modelopt][onnx] - ERROR - no float tensors\n", ValueError("bad graph"))
+    assert str(err) == "AutoCast failed: ValueError: bad graph; ModelOpt logged: no float tensors" and "\n" not in str(err)

@@ -52,7 +52,7 @@ def write_fp16_model(fp32_path: str | Path, out_path: str | Path, clips: np.ndar
                     calibration_data=data, providers=["cpu"],
                 )
             except Exception as exc:  # noqa: BLE001 - ModelOpt raises many types
-                raise modelopt_support.failure("ModelOpt AutoCast to FP16", exc, log) from exc
+                raise modelopt_support.failure("ModelOpt AutoCast to FP16", log.getvalue(), exc) from exc
     _save(model, out_path)
     return {"fp32_nodes_kept": _fp32_nodes(model)}
 
@@ -73,7 +73,7 @@ def write_qdq_fp16(qdq_path: str | Path, out_path: str | Path) -> dict[str, Any]
             # opset: keep the Q/DQ file's own (FP16 scales need >= 19; ours are 20): TensorRT 10.3 parses <= 20.
             model = convert_to_f16(proto, low_precision_type="fp16", keep_io_types=True, opset=max(opset, 19))
         except Exception as exc:  # noqa: BLE001
-            raise modelopt_support.failure("ModelOpt FP16 conversion of the Q/DQ file", exc, log) from exc
+            raise modelopt_support.failure("ModelOpt FP16 conversion of the Q/DQ file", log.getvalue(), exc) from exc
     _save(model, out_path)
     return {"fp32_nodes_kept": _fp32_nodes(model)}
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from levil_edge.errors import CalibrationError, ExportError, UsageError
+from levil_edge.errors import CalibrationError, UsageError
 
 QUANTIZERS = ("ort", "modelopt")
 MEMORY_SHARE = 0.5  # of the available memory, for ModelOpt's calibrator
@@ -80,7 +80,7 @@ def quantize_int8(prep_path: str | Path, clips: np.ndarray, out_path: str | Path
         )
         done = work / "result.json"
         if proc.returncode != 0 or not done.is_file():
-            raise _worker_failure(proc.stdout)
+            raise modelopt_support.failure("ModelOpt INT8 quantisation", proc.stdout)
         result = json.loads(done.read_text())
         shutil.copyfile(work / "model.int8.onnx", out_tmp)
     return {**result, "clips": int(n), "activation_mb_per_clip": round(per_clip / 2**20, 2), "warnings": warnings}
@@ -94,12 +94,6 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     return env
-
-
-def _worker_failure(log: str) -> ExportError:
-    lines = [ln for ln in log.splitlines() if ln.strip() and "NVML" not in ln]
-    errors = [ln for ln in lines if " - ERROR - " in ln] or lines[-1:] or ["no output"]
-    return ExportError(f"ModelOpt INT8 quantisation failed: {errors[-1].strip()[:300]}")
 
 
 def _worker(work: Path, input_name: str) -> None:

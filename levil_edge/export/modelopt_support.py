@@ -76,8 +76,10 @@ def _modelopt_stream_handlers() -> list[logging.StreamHandler]:
     return out
 
 
-def failure(what: str, exc: BaseException, log: io.StringIO) -> ExportError:
-    """An ExportError for a ModelOpt call that raised: the exception plus its last logged error."""
-    errors = [ln for ln in log.getvalue().splitlines() if " - ERROR - " in ln and "NVML" not in ln]
-    detail = f" (ModelOpt logged: {errors[-1].split(' - ERROR - ', 1)[1]})" if errors else ""
-    return ExportError(f"{what} failed: {type(exc).__name__}: {exc}{detail}")
+def failure(what: str, log: str, exc: BaseException | None = None) -> ExportError:
+    """One line for a ModelOpt call that failed: the exception (if any) and the last error ModelOpt logged."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip() and "NVML" not in ln]  # no GPU here: not the cause
+    errors = [ln.split(" - ERROR - ", 1)[1] for ln in lines if " - ERROR - " in ln]
+    logged = errors[-1] if errors else (lines[-1] if lines and exc is None else "")
+    parts = [f"{type(exc).__name__}: {exc}" if exc is not None else "", f"ModelOpt logged: {logged[:300]}" if logged else ""]
+    return ExportError(f"{what} failed: " + ("; ".join(p for p in parts if p) or "no output"))

@@ -16,6 +16,8 @@ from onnx import TensorProto, numpy_helper  # noqa: E402
 from levil_edge.errors import CalibrationError, UsageError  # noqa: E402
 from tests import export_fixtures as F  # noqa: E402
 
+FP16_FILES = {"model.fp16.onnx", "model.int8.trt.fp16.onnx"}  # written where ModelOpt is installed
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
@@ -93,9 +95,25 @@ def test_int8_agrees_with_fp32_on_heldout_clips(exported) -> None:
         a = result["int8"]["agreement"][name]
         assert a["top1_agreement"] >= 0.9 and a["logit_cosine"] >= 0.98, (name, a)
     rows = {r["file"]: r for r in result["files"]}
-    assert set(rows) == {"model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx"}
+    assert set(rows) - FP16_FILES == {"model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx"}
+    trt = rows["model.int8.trt.onnx"]  # the table shows the Q/DQ count and the layers left in float
+    assert trt["qdq_nodes"] == result["int8"]["trt_check"]["model.int8.trt.onnx"]["qdq_nodes"] > 0
+    assert trt["float_nodes"] == "none"  # ours quantises every conv and the classifier
     assert rows["model.int8.cpu.onnx"]["size_mb"] < rows["model.onnx"]["size_mb"]
     assert any("< 300" in w for w in result["int8"]["warnings"])  # 96 clips: the user is warned
+
+
+def test_fp16_files_are_written_or_the_reason_is_given(exported) -> None:
+    from levil_edge.export import fp16
+
+    out, result = exported
+    rows = {r["file"] for r in result["files"]}
+    if fp16.available():
+        assert FP16_FILES <= rows and all((out / f).is_file() for f in FP16_FILES)
+    else:  # one line each, naming the extra and why TensorRT 11 needs the file
+        assert not (rows & FP16_FILES) and not any((out / f).exists() for f in FP16_FILES)
+        assert "pip install 'levil-edge[modelopt]'" in result["fp16"]["reason"] and not result["fp16"]["written"]
+        assert [s.split(" not written")[0] for s in result["int8"]["skipped"]] == ["model.int8.trt.fp16.onnx"]
 
 
 def test_requantise_from_saved_ranges_without_videos(exported, tmp_path_factory, tmp_path) -> None:

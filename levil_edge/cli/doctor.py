@@ -6,7 +6,8 @@ from levil_edge.cli.common import JsonOpt, console, kv_table, print_json
 
 
 def doctor(json_out: JsonOpt = False) -> None:
-    """Show Python, torch/CUDA, GPU, ONNX Runtime providers, TensorRT, video decoders and spaCy models.
+    """Show Python, torch/CUDA, GPU, ONNX Runtime providers, TensorRT, video decoders and spaCy models;
+    on a Jetson also L4T/JetPack, TensorRT (Python and trtexec), CUDA, the power mode, and what to install.
 
     Example: levil-edge doctor --json
     """
@@ -21,10 +22,16 @@ def doctor(json_out: JsonOpt = False) -> None:
     rows["spacy_models"] = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in facts["spacy_models"].items())
     if "onnxruntime_providers" in rows:
         rows["onnxruntime_providers"] = ", ".join(rows["onnxruntime_providers"])
-    if facts["jetson"]:
-        rows["jetson"] = ", ".join(f"{k}={v}" for k, v in facts["jetson"].items())
+    jetson = rows.pop("jetson")
     console.print(kv_table("levil-edge doctor", rows))
+    if jetson:
+        missing = jetson.get("missing", {})
+        console.print(kv_table("Jetson", {k: v for k, v in jetson.items() if k != "missing"}))
+        if missing:
+            console.print("to install:")
+            for line in missing.values():
+                console.print(f"  {line}", highlight=False, markup=False)
 
 
 def register(app) -> None:
-    app.command("doctor", help="Show what this machine has: torch/CUDA, GPU, ONNX Runtime, TensorRT, decoders.")(doctor)
+    app.command("doctor", help="Show what this machine has: torch/CUDA, GPU, ONNX Runtime, TensorRT, decoders; Jetson facts.")(doctor)

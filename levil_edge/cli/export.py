@@ -16,6 +16,11 @@ class CalibMethod(str, enum.Enum):
     percentile = "percentile"
 
 
+class Quantizer(str, enum.Enum):
+    ort = "ort"
+    modelopt = "modelopt"
+
+
 def export_cmd(
     model: Annotated[str, typer.Option("--model", "-m", help="Run folder (uses best/, else last/), checkpoint folder or .safetensors.")],
     out: Annotated[Path, typer.Option("--out", help="Deploy folder, e.g. deploy/r3d: built aside and swapped in whole.")],
@@ -24,6 +29,7 @@ def export_cmd(
     calib_clips: Annotated[int, typer.Option("--calib-clips", min=1, help="Calibration clips (a warning below 300).")] = 300,
     calib_method: Annotated[CalibMethod, typer.Option("--calib-method", help="Activation range method.")] = CalibMethod.minmax,
     calib_ranges: Annotated[Optional[Path], typer.Option("--calib-ranges", exists=True, dir_okay=False, help="Re-quantise from a saved calibration.json, no videos.")] = None,
+    quantizer: Annotated[Quantizer, typer.Option("--quantizer", help="Who makes the INT8 TensorRT file: ort (ours) or modelopt (NVIDIA Model Optimizer, pip install 'levil-edge[modelopt]').")] = Quantizer.ort,
     batch: Annotated[Optional[int], typer.Option("--batch", min=1, max=1, help="Static batch (only 1): the file accepts exactly one clip.")] = None,
     dynamic_batch: Annotated[int, typer.Option("--dynamic-batch", min=1, help="Largest batch of the dynamic batch axis.")] = 16,
     opset: Annotated[Optional[int], typer.Option("--opset", min=13, max=23, help="ONNX opset (default 20; 17 with --legacy-exporter).")] = None,
@@ -46,6 +52,7 @@ def export_cmd(
         model, out, int8=int8, calib_data=calib_data, calib_clips=calib_clips, calib_method=calib_method.value,
         calib_ranges=calib_ranges, labels=labels, root=root, max_batch=None if batch == 1 else dynamic_batch,
         opset=opset, legacy=legacy, engine=engine, workspace_gb=workspace, decoder=decoder.value, seed=seed,
+        quantizer=quantizer.value,
     )
     if as_json:
         print_json(result)
@@ -70,17 +77,21 @@ def _print(result: dict) -> None:
             console.print(f"  [red]- {f}[/]")
     for w in int8.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {w}")
+    for note in [(result.get("fp16") or {}).get("reason"), *int8.get("skipped", [])]:
+        if note:
+            err_console.print(f"[dim]{note}[/]", highlight=False)
     for e in result.get("engines", []):
         if e.get("skipped"):
             err_console.print(f"[yellow]engine {e['precision']} skipped:[/] {e['skipped']}")
         elif e.get("note"):
             err_console.print(f"[yellow]note ({e['precision']} engine):[/] {e['note']}")
     table = Table(title=f"exported to {result['out']}", title_justify="left")
-    for col in ("file", "precision", "size", "check", "top-1 agreement", "logit cosine"):
+    for col in ("file", "precision", "size", "check", "Q/DQ", "left in float", "top-1 agreement", "logit cosine"):
         table.add_column(col)
     for r in result["files"]:
         table.add_row(
             r["file"], r["precision"], "-" if r["size_mb"] is None else f"{r['size_mb']:.1f} MB", r["check"],
+            str(r.get("qdq_nodes", "-")), r.get("float_nodes", "-"),
             fmt_pct(r["top1_agreement"]), "-" if r["logit_cosine"] is None else f"{r['logit_cosine']:.4f}",
         )
     console.print(table)

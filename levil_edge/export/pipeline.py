@@ -50,6 +50,7 @@ def export_model(
     heldout_clips: int = 64,
     decoder: str = "auto",
     seed: int = 0,
+    quantizer: str = "ort",
 ) -> dict[str, Any]:
     """Export a run folder / checkpoint (or an in-memory ``model`` + ``cfg``) into the deploy folder ``out_dir``.
 
@@ -61,6 +62,9 @@ def export_model(
 
     if int8 and not (calib_data or calib_ranges):
         raise UsageError("--int8 needs --calib-data SPEC (real clips of your task) or --calib-ranges calibration.json")
+    from levil_edge.export.modelopt_int8 import check_quantizer
+
+    check_quantizer(quantizer, int8=int8, calib_data=calib_data)
     model, cfg = _load(checkpoint, model, cfg)
     out = Path(out_dir)
     with DeployStage(out) as stage:
@@ -75,17 +79,23 @@ def export_model(
             "files": [file_row(folder / A.FP32_FILE, "fp32", check=f"max|diff| {check['max_abs_diff']:.2e}")],
         }
         files = {A.FP32_FILE: "fp32"}
+        from levil_edge.export.fp16 import export_fp16_model  # model.fp16.onnx when ModelOpt is installed
+
+        result["fp16"] = export_fp16_model(folder, cfg, clips, max_batch, decoder, seed)
+        result["files"] += result["fp16"].pop("rows")
+        files.update(result["fp16"].pop("files"))
         if int8:
             from levil_edge.export.int8 import export_int8
 
             int8_info = export_int8(
                 folder, cfg, clips, max_batch=max_batch, calib_clips=calib_clips, method=calib_method,
                 ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=stage.work, source_sha256=source_sha,
+                quantizer=quantizer,
             )
             int8_info["ranges"] = str(out / A.RANGES_FILE)
             result["int8"] = int8_info
             result["files"] += int8_info.pop("rows")
-            files.update({A.INT8_TRT_FILE: "int8-qdq", A.INT8_CPU_FILE: "int8-cpu"})
+            files.update(int8_info.pop("files"))
         _finish(folder, out, cfg, result, files, int8=int8, engine=engine, max_batch=max_batch, workspace_gb=workspace_gb)
         result["kept"] = stage.commit()
         result["cleaned"] = stage.cleaned

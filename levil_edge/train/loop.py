@@ -12,6 +12,7 @@ import contextlib
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -268,7 +269,9 @@ class Trainer:
             if total == 0:  # every clip of every rank's batch failed to decode
                 self.step_in_epoch += 1
                 self.step += 1
-                self.scheduler.step()
+                with warnings.catch_warnings():  # the schedule follows the step count, taken or not
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+                    self.scheduler.step()
                 t_data = time.perf_counter()
                 continue
             t0 = time.perf_counter()

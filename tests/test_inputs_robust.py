@@ -14,11 +14,10 @@ from tests.data_fixtures import gradient_frames, write_mp4
 def ucf_like(tmp_path_factory):
     """UCF-101/<Class>/v_<Class>_gXX_cYY.avi-style tree (MP4 content is enough for the spec)."""
     root = tmp_path_factory.mktemp("ucf") / "UCF-101"
-    frames = gradient_frames(6, 32, 32)
-    for cls in ("Archery", "Biking"):
-        (root / cls).mkdir(parents=True)
-        for g in (1, 2):
-            write_mp4(root / cls / f"v_{cls}_g0{g}_c01.mp4", frames)
+    names = [f"{cls}/v_{cls}_g0{g}_c01.mp4" for cls in ("Archery", "Biking") for g in (1, 2)]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(root / name, gradient_frames(6, 32, 32))
     return root
 
 

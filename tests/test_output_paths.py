@@ -181,3 +181,18 @@ print(json.dumps(report))
     assert report["state"]["err"][0] == first.format("state") + " (no checkpoint was saved yet)"  # torch's writer
     assert report["best"]["err"][0] == (f"error: disk full while saving the best/ checkpoint in {tmp_path}/best/run: free "
                                         f"space there, then --resume (the last good checkpoint is {tmp_path}/best/run/last)")
+
+
+def test_full_disk_error_names_the_output_not_the_temp_file(tmp_path):
+    full = tmp_path / "full"
+    code = ("from levil_edge.utils.io import atomic_write_bytes, os_error_message\n"
+            "try:\n"
+            f"    atomic_write_bytes({str(full / 'model.onnx')!r}, b'0' * 200_000)\n"
+            "except OSError as exc:\n"
+            "    print(os_error_message(exc))\n"
+            "import os\n"
+            f"print(sorted(os.listdir({str(full)!r})))")
+    proc = run_on_small_fs({full: "size=64k"}, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"{full / 'model.onnx'}: no space left on the device: free space there or write "
+                                        "elsewhere (another --out)", "[]"]  # and the partial temp file is gone

@@ -38,6 +38,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # another user would fail. Give the file the mode open() would have given it.
         os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        _name_output(exc, path, tmp_path)
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -86,10 +89,21 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
     """Append one JSON line and flush it to disk (used for metrics and captions: resumable logs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(obj, default=_json_default) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(obj, default=_json_default) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        _name_output(exc, path)
+        raise
+
+
+def _name_output(exc: OSError, path: Path, tmp: Path | None = None) -> None:
+    """Errors of write() carry no file name and those of a temp file name the temp file: make the
+    error name the output the user asked for (the CLI's one line shows it)."""
+    if exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp)):
+        exc.filename = str(path)
 
 
 def read_jsonl(path: str | os.PathLike) -> tuple[list[dict], int]:

@@ -62,3 +62,7 @@ class EngineError(LevilError):
 
 class RuntimeModelError(LevilError):
     """An edge model file or its metadata cannot be used."""
+
+
+class OutputError(LevilError):
+    """An output cannot be written: disk full, read-only, no permission, a file where a folder goes."""

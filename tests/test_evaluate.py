@@ -51,8 +51,12 @@ def checkpoint(tmp_path_factory):
     from levil_edge.config import ModelConfig
     from levil_edge.students import create_student, save_checkpoint
 
+    from tests.student_fixtures import randomize_bn
+
     torch.manual_seed(0)
-    model = create_student("x3d_xs", len(CLASSES))
+    # BatchNorm randomised and calibrated on random clips: an untrained x3d_xs gives 1/3 for every
+    # class of every clip, so any preprocessing bug would go unseen.
+    model = randomize_bn(create_student("x3d_xs", len(CLASSES)), torch.randn(8, 3, 4, 32, 32))
     cfg = ModelConfig(student="x3d_xs", num_classes=len(CLASSES), labels=list(CLASSES), frames=4, stride=1, size=32)
     folder = tmp_path_factory.mktemp("ckpt") / "best"
     save_checkpoint(folder, model.eval(), cfg)
@@ -67,16 +71,27 @@ def test_evaluate_checkpoint_matches_a_manual_forward(tmp_path_factory, checkpoi
     from levil_edge.data.transforms import to_model_input
     from levil_edge.train import evaluate
 
+    from levil_edge.students import load_checkpoint
+    from levil_edge.train.evaluate import predict_scores
+
     assets = train_assets(tmp_path_factory)
     folder, model, cfg = checkpoint
     report = evaluate(folder.parent, assets.videos, clips=2, out=tmp_path, device="cpu")  # run folder -> best/
     spec = load_spec(assets.videos)
-    manual = []
-    with torch.no_grad():
-        for item in spec.items:
-            x = torch.from_numpy(to_model_input(load_eval_clips(item.path, cfg, 2), cfg.mean, cfg.std))
-            manual.append(torch.softmax(model(x), -1).mean(0).numpy())
-    manual = np.stack(manual)
+
+    clips = [load_eval_clips(it.path, cfg, 2) for it in spec.items]
+
+    def by_hand(mean, std):
+        with torch.no_grad():
+            return np.stack([torch.softmax(model(torch.from_numpy(to_model_input(c, mean, std))), -1).mean(0).numpy()
+                             for c in clips])
+
+    manual = by_hand(cfg.mean, cfg.std)
+    assert np.ptp(manual, axis=0).max() > 0.05  # the scores differ from video to video ...
+    assert np.abs(by_hand((0.5,) * 3, (0.25,) * 3) - manual).max() > 1e-3  # ... and with the preprocessing
+    scores, kept, bad = predict_scores(load_checkpoint(folder)[0], cfg, spec.items, num_clips=2)
+    assert kept == list(range(12)) and bad == []
+    np.testing.assert_allclose(scores, manual, rtol=1e-4, atol=1e-5)  # what evaluate scores is the model's output
     labels = np.array([CLASSES.index(spec.classes[it.label]) for it in spec.items])
     assert report["num_videos"] == len(spec.items) == 12
     assert report["top1"] == pytest.approx(float((manual.argmax(1) == labels).mean()))

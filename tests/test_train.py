@@ -130,8 +130,18 @@ def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
                       init=str(tmp_path / "backbone.pth"), **common)
     assert result["init"].startswith("backbone") and result["steps"] == 1
 
-    with pytest.raises(UsageError, match="there are none"):  # a teacher but no unlabeled clips
-        finetune(labels=str(assets.labels), out=str(tmp_path / "noun"), teacher=str(assets.teacher), **common)
+    # Fully labeled data with a teacher (no unlabeled pool): its soft targets go to the labeled
+    # clips, soft-CE beside CE, and the summary says so.
+    full = finetune(labels=str(assets.labels), out=str(tmp_path / "full"), teacher=str(assets.teacher), log_every=1,
+                    **common)
+    assert (full["teacher_targets"], full["num_labeled"], full["num_unlabeled"]) == ("labeled", 12, 0)
+    steps = [r for r in map(json.loads, (tmp_path / "full/metrics.jsonl").read_text().splitlines()) if r["kind"] == "step"]
+    assert len(steps) == 3 and all(r["soft"] > 0 for r in steps)
+    for r in steps:  # ce_weight = soft_weight = 0.5, both over the same (labeled) clips
+        assert r["loss"] == pytest.approx(0.5 * r["ce"] + 0.5 * r["soft"], rel=1e-5)
+    with pytest.raises(UsageError, match="--unlabeled-fraction 0"):  # a pool, but no room for it in a batch
+        finetune(labels=str(assets.labels), out=str(tmp_path / "noun"), teacher=str(assets.teacher), labels_per_class=1,
+                 unlabeled_fraction=0.0, **common)
 
     partial = tmp_path / "labels.txt"
     partial.write_text("move_left\nspin\n")

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from levil_edge.cli.app import run
 from tests.train_fixtures import train_assets
+
+
+def _predict_by_hand(checkpoint, videos, clips: int) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, true class) per video: the checkpoint's softmax averaged over clips."""
+    import torch
+
+    from levil_edge.data.clips import load_eval_clips
+    from levil_edge.data.specs import load_spec
+    from levil_edge.data.transforms import to_model_input
+    from levil_edge.students import load_checkpoint
+
+    model, cfg = load_checkpoint(checkpoint)
+    spec = load_spec(videos)
+    with torch.no_grad():
+        scores = [torch.softmax(model(torch.from_numpy(to_model_input(load_eval_clips(it.path, cfg, clips), cfg.mean,
+                                                                      cfg.std))), -1).mean(0).numpy()
+                  for it in spec.items]
+    labels = np.array([cfg.labels.index(spec.classes[it.label]) for it in spec.items])
+    return np.stack(scores).argmax(1), labels
 
 
 def _json(capsys) -> dict:
@@ -39,8 +59,17 @@ def test_distill_finetune_evaluate_cli(tmp_path_factory, tmp_path, capsys, monke
               "--out", str(tmp_path / "eval"), "--json"])
     assert rc == 0
     report = _json(capsys)
-    assert report["num_videos"] == 12 and 0.0 <= report["top1"] <= report["top5"] <= 1.0
-    assert len(report["per_class"]) == 3 and (tmp_path / "eval" / "eval_confusion.png").is_file()
+    # The report is what the fine-tuned best/ checkpoint predicts, computed here by hand.
+    predicted, labels = _predict_by_hand(tmp_path / "ft" / "best", a.videos, clips=2)
+    assert report["num_videos"] == 12
+    assert report["top1"] == pytest.approx(float((predicted == labels).mean()))
+    assert report["top5"] == 1.0  # 3 classes: the true one is always among the top 5
+    confusion = np.zeros((3, 3), int)
+    np.add.at(confusion, (labels, predicted), 1)
+    assert report["confusion_matrix"] == confusion.tolist()
+    assert [r["support"] for r in report["per_class"]] == [4, 4, 4]
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["top1"] == report["top1"]
+    assert (tmp_path / "eval" / "eval_confusion.png").read_bytes()[:4] == b"\x89PNG"
 
     # The table output (no --json) ends with the per-class table.
     assert run(["evaluate", "--model", str(tmp_path / "ft" / "best"), "--data", str(a.videos), "--clips", "1"]) == 0

@@ -80,8 +80,8 @@ for _name in _COMMAND_MODULES:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code: 0 ok, 1 a domain error, 2 a usage error.
 
-    Domain errors (``LevilError``) become one line on stderr; ``LEVIL_DEBUG=1`` re-raises them
-    so the traceback shows."""
+    Domain errors (``LevilError``) and ``OSError`` (the path, the reason, what to do) become one
+    line on stderr; ``LEVIL_DEBUG=1`` re-raises them so the traceback shows."""
     debug = os.environ.get("LEVIL_DEBUG", "") not in ("", "0")
     try:
         rv = app(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="levil-edge")
@@ -103,6 +103,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         typer.echo(f"error: {exc}", err=True)
+        return 1
+    except OSError as exc:  # disk full, read-only, no permission, a file where a folder goes ...
+        if debug:
+            raise
+        from levil_edge.utils.io import os_error_message
+
+        typer.echo(f"error: {os_error_message(exc)}", err=True)
         return 1
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)

@@ -15,7 +15,9 @@ spec                            meaning
                                 MMAction lists works too). Relative paths are relative to the
                                 list's folder. A ``labels.txt`` beside the list names the classes
                                 (unless ``labels`` is given).
-``list.csv``                    CSV with a ``path,label`` header (label index, name or empty)
+``list.csv``                    CSV with a ``path,label`` header (label index, name or empty); a
+                                ``.csv`` of ``path label`` lines (SeFAR's lists) or of ``path,label``
+                                rows without a header is read too
 ``ucfTrainTestlist/trainlist01.txt``  UCF101 official split (1-based labels via ``classInd.txt``
                                 next to it; ``testlist`` lines take the class from the folder)
 ``ucfTrainTestlist/:1:train``   the same, by split number and ``train``/``test``
@@ -288,13 +290,20 @@ def _from_list(path: Path, classes: list[str] | None, root: str | None) -> Datas
 
 
 def _from_csv(path: Path, classes: list[str] | None, root: str | None) -> DatasetSpec:
+    first = next((line for _, _, line in _list_lines(path)), "")
+    if first and "," not in first and is_video(first.split()[0]):
+        # SeFAR (and other semi-supervised repos) ship "train.csv" as "path label" lines: a list file.
+        return _from_list(path, classes, root)
     rewrite = RootRewriter(root, path.parent)
     resolve = _LabelResolver(classes)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = {(k or "").strip().lower(): k for k in reader.fieldnames or []}
         if "path" not in fields:
-            raise DatasetError(f"{path}: CSV needs a header with a 'path' column (and optionally 'label')")
+            if first and is_video(next(csv.reader([first]))[0].strip()):
+                return _from_headerless_csv(path, classes, root)
+            raise DatasetError(f"{path}: CSV needs a header with a 'path' column (and optionally 'label'), "
+                               "or 'video label' lines without a header")
         items = []
         for row in reader:
             video = (row.get(fields["path"]) or "").strip()
@@ -305,6 +314,21 @@ def _from_csv(path: Path, classes: list[str] | None, root: str | None) -> Datase
     resolve.check(str(path))
     if not items:
         raise DatasetError(f"{path}: CSV has no rows")
+    return _finish(items, classes, "csv", str(path))
+
+
+def _from_headerless_csv(path: Path, classes: list[str] | None, root: str | None) -> DatasetSpec:
+    """``video,label`` rows without a header (the label column may be missing or empty)."""
+    rewrite = RootRewriter(root, path.parent)
+    resolve = _LabelResolver(classes)
+    items = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f):
+            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+                continue
+            label = resolve(row[-1]) if len(row) >= 2 else None
+            items.append((rewrite(row[0].strip()), label))
+    resolve.check(str(path))
     return _finish(items, classes, "csv", str(path))
 
 

@@ -169,7 +169,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # UnpicklingError for code-carrying pickles, RuntimeError for broken zips
             raise CheckpointError(
-                f"cannot load {path.name} with torch.load(weights_only=True) ({type(exc).__name__}): "
+                f"cannot load {path.name}: {torch_load_failure(exc)}; "
                 "save a plain state dict (torch.save(model.state_dict(), ...)) or convert it to safetensors"
             ) from exc
     for key in ("state_dict", "model", "model_state"):
@@ -178,6 +178,19 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name} is not a state dict of tensors: save model.state_dict()")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def torch_load_failure(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words. Never torch's own
+    text: it advises ``weights_only=False``, which lets a downloaded file run code."""
+    import pickle
+    import re
+
+    if isinstance(exc, pickle.UnpicklingError):
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f"a pickled {found.group(1)} object" if found else "pickled objects other than tensors"
+        return f"it holds {what}, which a safe load refuses (unpickling it could run code)"
+    return "it is truncated or not a torch file"
 
 
 def load_pretrained_backbone(model: nn.Module, path: str | Path) -> dict[str, list[str]]:

@@ -3,6 +3,9 @@ and the summary."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
 import random
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,23 +22,70 @@ from levil_edge.train.run import RunFolder
 
 def check_options(opts: TrainOptions) -> None:
     """Contradictory or impossible options fail before any work starts."""
+    for f in dataclasses.fields(opts):
+        value = getattr(opts, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{f.name.replace('_', '-')} must be a finite number (got {value})")
     for name in ("epochs", "batch_size", "frames", "stride", "size", "log_every"):
         if getattr(opts, name) is not None and getattr(opts, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(opts, name)})")
     if opts.lr <= 0:
         raise UsageError(f"--lr must be positive (got {opts.lr})")
+    tau = getattr(opts, "tau", None)
+    if tau is not None and not tau > 0:  # q = softmax(cos / tau): 0 divides by zero, < 0 inverts the ranking
+        raise UsageError(f"--tau must be positive, got {tau} (LEViL uses 1/50 = 0.02)")
     if not 0 <= opts.flip <= 1:
         raise UsageError(f"--flip is a probability in [0, 1] (got {opts.flip})")
     if opts.workers < 0 or opts.save_every < 0 or opts.grad_clip < 0 or opts.weight_decay < 0 or opts.warmup_epochs < 0:
         raise UsageError("--workers, --save-every, --grad-clip, --weight-decay and --warmup-epochs must be >= 0")
     if opts.stop_after is not None and opts.stop_after < 1:
         raise UsageError(f"--stop-after must be >= 1 (got {opts.stop_after})")
+    student = _student_name(opts)
+    if student is not None:
+        check_size(student, opts.size)
     from levil_edge.train.ddp import resolve_device
     from levil_edge.train.loop import resolve_amp
 
     resolve_amp(opts.amp, resolve_device(opts.device))  # e.g. fp16 on CPU: refuse before any work
 
 
+# The smallest crop (px) each student family trains on, found by trying every size (checked in
+# tests/test_train_robust.py). Below its spatial stride (16 for resnet3d, 32 for x3d and tsm)
+# the last layers see nothing but padding. A resnet3d also halves time down to one frame, so at
+# 16 px its last BatchNorm sees one value per channel and fails on a batch that holds one clip.
+MIN_SIZE = {"resnet3d": 17, "x3d": 32, "tsm": 32}
+
+
+def _student_name(opts: TrainOptions) -> str | None:
+    """The student a run will train, known before any work: --student, else (finetune) the
+    --init checkpoint's, else finetune's default. None when --init cannot be read (finetune
+    reports that itself)."""
+    if opts.student is not None:
+        return opts.student
+    init = getattr(opts, "init", None)
+    if not init or Path(init).suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        return "r3d_18"
+    from levil_edge.config import ModelConfig
+    from levil_edge.errors import LevilError
+    from levil_edge.train.run import find_run_checkpoint
+
+    try:
+        ckpt = find_run_checkpoint(init)
+        return ModelConfig.load((ckpt if ckpt.is_dir() else ckpt.parent) / "config.json").student
+    except (LevilError, OSError, ValueError):
+        return None
+
+
+def check_size(student: str, size: int | None) -> None:
+    """Refuse a crop ``size`` the student cannot train on (None: the student's default)."""
+    from levil_edge.students.registry import get_default_cfg
+
+    cfg = get_default_cfg(student)
+    size = cfg["size"] if size is None else size
+    smallest = MIN_SIZE.get(cfg.get("family", ""), 1)
+    if size < smallest:
+        raise UsageError(f"--size {size} is too small for {student}: it takes crops of at least {smallest} px "
+                         f"(its default is {cfg['size']})")
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -58,18 +108,29 @@ def setup(opts: TrainOptions) -> tuple[DistInfo, RunFolder]:
 
 
 # Options that may differ on --resume (the rest must match, or the run would not be "the same").
+# "out" too: a run folder that was moved or copied is resumed where it is now.
 _RESUME_FREE = {"resume", "stop_after", "workers", "tensorboard", "log_every", "device", "decoder", "teacher_batch_size",
-                "device_resolved", "root", "cache", "ram_cache_mb"}
+                "device_resolved", "root", "cache", "ram_cache_mb", "out"}
+# Compared as paths: "data/x" and "/home/me/data/x" name the same videos.
+_PATH_OPTIONS = {"videos", "vocab", "teacher", "teacher_adapter", "labels", "train", "unlabeled", "val", "init"}
 
 
 def _check_resume_config(run: RunFolder, config: dict[str, Any]) -> None:
     if not run.config_path.is_file():
         return
     old = run.load_config()
-    changed = sorted(k for k in config if k not in _RESUME_FREE and k in old and old[k] != config[k])
+    changed = sorted(k for k in config if k not in _RESUME_FREE and k in old and not _same(k, old[k], config[k]))
     if changed:
         diff = ", ".join(f"{k}: {old[k]!r} -> {config[k]!r}" for k in changed[:4])
         raise UsageError(f"--resume with different options ({diff}): use the run's options (see {run.config_path})")
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    if old == new:
+        return True
+    if key in _PATH_OPTIONS and isinstance(old, str) and isinstance(new, str):
+        return os.path.realpath(old) == os.path.realpath(new)
+    return False
 
 
 def build_loader(sources, opts: TrainOptions, dist: DistInfo, main_pool: int, main_per_batch: int, num_views: int,

@@ -3,14 +3,18 @@ plain supervised baseline.
 
 loss = ce_weight * CE(labeled clips) + soft_weight * soft-CE(teacher zero-shot q over the C
 classes, unlabeled clips) [+ pseudo_weight * CE(argmax q) where max q > pseudo_threshold].
-Every batch mixes labeled and unlabeled clips (``unlabeled_fraction``; paper 40 + 40)."""
+Every batch mixes labeled and unlabeled clips (``unlabeled_fraction``; paper 40 + 40). On fully
+labeled data (no unlabeled pool) the teacher's q goes to the labeled clips, soft-CE beside CE."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from levil_edge.train.config import FinetuneOptions
+
+log = logging.getLogger(__name__)
 
 
 def read_classes(path: str | Path) -> list[str]:
@@ -102,34 +106,41 @@ def finetune(opts: FinetuneOptions | None = None, **kwargs: Any) -> dict[str, An
     dist, run = common.setup(opts)
     labeled, pool = labeled_pools(opts, classes, run.path if dist.is_main and not opts.resume else None)
     use_teacher = bool(opts.teacher) and not opts.no_teacher
-    if use_teacher and (not pool or opts.unlabeled_fraction == 0):
-        raise UsageError(
-            "--teacher gives targets for unlabeled clips, but there are none: pass --label-ratio / --labels-per-class "
-            "or --unlabeled SPEC (and --unlabeled-fraction > 0), or use --no-teacher"
-        )
-    n_unl = round(opts.batch_size * opts.unlabeled_fraction) if use_teacher else 0
+    if use_teacher and pool and opts.unlabeled_fraction == 0:
+        raise UsageError("--unlabeled-fraction 0 leaves the unlabeled clips out of every batch: raise it, "
+                         "or drop --label-ratio / --labels-per-class / --unlabeled to distil on the labeled clips")
+    # Fully labeled data (no unlabeled pool): the teacher's soft targets go to the labeled clips
+    # instead, soft-CE beside CE as in plain knowledge distillation.
+    on_labeled = use_teacher and not pool
+    n_unl = round(opts.batch_size * opts.unlabeled_fraction) if use_teacher and not on_labeled else 0
     n_lab = opts.batch_size - n_unl
     if n_lab < 1:
         raise UsageError(f"--batch-size {opts.batch_size} leaves no labeled clip per batch: raise it or lower --unlabeled-fraction")
     table, views, info = None, 1, {}
-    if use_teacher:  # before the student: the teacher's random draws must not change its init
+    if on_labeled:  # before the student: the teacher's random draws must not change its init
+        log.warning("finetune: no unlabeled clips, so the teacher's soft targets are applied to the %d labeled clips "
+                    "(soft-CE beside CE)", len(labeled))
+        table, labeled, views, info = _teacher_pool(opts, labeled, classes, dist, what="labeled")
+    elif use_teacher:
         table, pool, views, info = _teacher_pool(opts, pool, classes, dist)
     common.seed_everything(opts.seed)
     model, student, geometry, init_desc = init_student(opts, len(classes))
     opts = dataclasses.replace(opts, student=student, **{k: geometry[k] for k in ("frames", "stride", "size")})
     norm = {k: geometry[k] for k in ("mean", "std") if k in geometry}
-    sources = [Source("labeled", labeled, n_lab)] + ([Source("unlabeled", pool, n_unl)] if use_teacher else [])
-    main_pool, main_per_batch = (len(pool), n_unl) if use_teacher else (len(labeled), n_lab)
+    with_pool = use_teacher and not on_labeled
+    sources = [Source("labeled", labeled, n_lab)] + ([Source("unlabeled", pool, n_unl)] if with_pool else [])
+    main_pool, main_per_batch = (len(pool), n_unl) if with_pool else (len(labeled), n_lab)
     loader = common.build_loader(sources, opts, dist, main_pool, main_per_batch, views, **norm)
 
     cfg = ModelConfig(student=student, num_classes=len(classes), labels=classes, label_kind="classes",
                       frames=opts.frames, stride=opts.stride, size=opts.size, **norm,
                       run=str(opts.out), extra={"init": init_desc, "teacher": info.get("teacher_id")})
     task = FinetuneTask(table.to(dist.device) if table is not None else None, opts.ce_weight, opts.soft_weight,
-                        opts.pseudo_threshold, opts.pseudo_weight)
+                        opts.pseudo_threshold, opts.pseudo_weight, soft_source=0 if on_labeled else 1)
     validate = _validator(opts, cfg, dist) if opts.val else None
-    run_info = {"num_labeled": len(labeled), "num_unlabeled": len(pool) if use_teacher else 0, "num_classes": len(classes),
-                "teacher": info.get("teacher_id") if use_teacher else None, "init": init_desc, "student": student}
+    run_info = {"num_labeled": len(labeled), "num_unlabeled": len(pool) if with_pool else 0, "num_classes": len(classes),
+                "teacher": info.get("teacher_id") if use_teacher else None, "init": init_desc, "student": student,
+                "teacher_targets": ("labeled" if on_labeled else "unlabeled") if use_teacher else None}
     trainer = Trainer(model, task, loader, run, common.optim_config(opts), cfg, dist, validate=validate,
                       tensorboard=opts.tensorboard, run_info=run_info)
     result = trainer.fit(resume=opts.resume)
@@ -139,8 +150,9 @@ def finetune(opts: FinetuneOptions | None = None, **kwargs: Any) -> dict[str, An
     return common.finish(result, run, dist)
 
 
-def _teacher_pool(opts: FinetuneOptions, pool, classes, dist):
-    """Zero-shot soft targets over the C classes (prompt ``opts.template``) for the unlabeled pool."""
+def _teacher_pool(opts: FinetuneOptions, pool, classes, dist, what: str = "unlabeled"):
+    """Zero-shot soft targets over the C classes (prompt ``opts.template``) for the unlabeled pool
+    (or, on fully labeled data, for the labeled clips: ``what="labeled"``)."""
     from levil_edge.errors import DatasetError
     from levil_edge.teachers.prompts import humanize_label
     from levil_edge.train import common
@@ -152,7 +164,7 @@ def _teacher_pool(opts: FinetuneOptions, pool, classes, dist):
     table, valid, info = load_target_table(setup, pool, texts, opts.template, opts.tau, dist)
     pool, rows = common.keep_valid(pool, valid)
     if not pool:
-        raise DatasetError("the teacher could decode none of the unlabeled videos: check the --unlabeled / --train videos")
+        raise DatasetError(f"the teacher could decode none of the {what} videos: check the --unlabeled / --train videos")
     table.soft = table.soft[rows]
     return table, pool, info["views"], info
 

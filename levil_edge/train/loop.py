@@ -12,13 +12,14 @@ import contextlib
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import torch
 
 from levil_edge.errors import CheckpointError, TrainingError, UsageError
-from levil_edge.train.ddp import DistInfo, all_reduce_mean, barrier, broadcast_flag, unwrap, wrap_model
+from levil_edge.train.ddp import DistInfo, all_reduce_sum, barrier, broadcast_flag, wrap_model
 from levil_edge.train.run import RunFolder
 
 
@@ -64,6 +65,21 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp not in ("bf16", "fp16"):
         raise UsageError(f"--amp {amp}: choose auto, bf16, fp16 or none")
     return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+@contextlib.contextmanager
+def _norm_stats_frozen(module: torch.nn.Module, frozen: bool):
+    """With ``frozen``, BatchNorm layers normalise with batch statistics as usual but leave their
+    running statistics alone (momentum 0): a placeholder clip must not move them."""
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)] if frozen else []
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
 
 
 def rng_state() -> dict[str, Any]:
@@ -130,8 +146,13 @@ class Trainer:
                 f"the checkpoint's head has {head.shape[0]} outputs but the vocabulary/labels now have "
                 f"{self.student.num_classes}: resume with the vocabulary or labels file the run started with"
             )
-        self.student.load_state_dict(weights)
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.student.load_state_dict(weights)
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{self.run.checkpoint_dir('last') if self.run else 'the checkpoint'} does not fit "
+                                  f"this {self.model_cfg.student} run ({str(exc).splitlines()[0][:120]}): resume with "
+                                  "the options the run started with, or start a new run") from exc
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -141,12 +162,8 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def resume(self) -> None:
-        from safetensors.torch import load_file
-
         state = self.run.load_trainer_state("last")
-        folder = self.run.checkpoint_dir("last")
-        weights = load_file(str(next(folder.glob("*.safetensors"))))
-        self.load_state(state, weights)
+        self.load_state(state, self.run.load_weights("last"))
         if self.dist.is_main:
             self.run.truncate_metrics(self.step)
 
@@ -162,13 +179,24 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.dist.device.type, dtype=self.amp_dtype)
 
-    def train_step(self, batch: dict) -> dict[str, float]:
+    def train_step(self, batch: dict, clips: int | None = None, total: int | None = None) -> dict[str, float]:
+        """One optimizer step on this rank's ``clips`` clips of the ``total`` over all ranks.
+
+        Every rank takes part in the same collectives: a rank whose clips all failed to decode
+        passes a placeholder batch with ``clips=0``, which runs forward and backward with weight 0
+        (DDP all-reduces gradients inside backward and needs every rank there)."""
+        clips = len(batch["video"]) if clips is None else clips
+        total = clips * self.dist.world_size if total is None else total
         batch = {k: v.to(self.dist.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-        with self._autocast():
+        with self._autocast(), _norm_stats_frozen(self.module, clips == 0):
             losses = self.task(self.module, batch)
         loss = losses["loss"]
         if broadcast_flag(not bool(torch.isfinite(loss.detach())), self.dist):
             raise TrainingError(self._nan_message())
+        if total != clips * self.dist.world_size:
+            # DDP averages gradients over ranks; weighting each rank by its share of the clips keeps
+            # that the mean over all clips when decoding failures left ranks with fewer (or none).
+            loss = loss * (clips * self.dist.world_size / total)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler:
             self.scaler.scale(loss).backward()
@@ -183,7 +211,29 @@ class Trainer:
         else:
             self.optimizer.step()
         self.scheduler.step()
-        return {k: float(all_reduce_mean(v.detach().float(), self.dist)) for k, v in losses.items()}
+        return self._reduce_logged(losses, clips, total)
+
+    def _reduce_logged(self, losses: dict[str, torch.Tensor], clips: int, total: int) -> dict[str, float]:
+        """The named losses averaged over all clips of all ranks (one all-reduce)."""
+        if not self.dist.distributed:
+            return {k: float(v.detach().float()) for k, v in losses.items()}
+        keys = sorted(losses)  # the same on every rank: a task's loss names do not depend on the batch
+        summed = all_reduce_sum(torch.stack([losses[k].detach().float() for k in keys]) * clips, self.dist)
+        return {k: float(summed[i]) / total for i, k in enumerate(keys)}
+
+    def _placeholder_batch(self) -> dict:
+        """One black clip for a rank whose clips all failed to decode (it trains with weight 0).
+        Row, view, source and label 0 exist in every task's targets."""
+        s = self.loader.dataset.settings
+        zeros = torch.zeros(1, dtype=torch.long)
+        return {"video": torch.zeros(1, 3, s.frames, s.size, s.size), "source": zeros, "row": zeros, "view": zeros,
+                "label": zeros, "bad": []}
+
+    def _clips_everywhere(self, clips: int) -> int:
+        """Decoded clips of this step summed over ranks (every rank calls it at every step)."""
+        if not self.dist.distributed:
+            return clips
+        return int(all_reduce_sum(torch.tensor([float(clips)], device=self.dist.device), self.dist).item())
 
     def _nan_message(self) -> str:
         where = f"step {self.step + 1} (epoch {self.epoch + 1})"
@@ -214,17 +264,22 @@ class Trainer:
         for batch in self.loader:
             waited = time.perf_counter() - t_data
             self.bad_videos.extend(batch["bad"])
-            if batch["video"] is None:  # every clip of this batch failed to decode
+            clips = 0 if batch["video"] is None else len(batch["video"])
+            total = self._clips_everywhere(clips)  # all ranks agree on taking or skipping the step
+            if total == 0:  # every clip of every rank's batch failed to decode
                 self.step_in_epoch += 1
                 self.step += 1
-                self.scheduler.step()
+                with warnings.catch_warnings():  # the schedule follows the step count, taken or not
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+                    self.scheduler.step()
+                t_data = time.perf_counter()
                 continue
             t0 = time.perf_counter()
-            logged = self.train_step(batch)
+            logged = self.train_step(batch if clips else self._placeholder_batch(), clips, total)
             self.step += 1
             self.step_in_epoch += 1
             epoch_losses.append(logged["loss"])
-            self._log_step(logged, len(batch["video"]), waited, time.perf_counter() - t0, bar)
+            self._log_step(logged, total, waited, time.perf_counter() - t0, bar)
             if self.optim_cfg.stop_after and self.step >= self.optim_cfg.stop_after:
                 self.save("last")
                 return True
@@ -236,7 +291,7 @@ class Trainer:
 
     def _log_step(self, logged: dict, clips: int, waited: float, busy: float, bar) -> None:
         lr = self.scheduler.get_last_lr()[0]
-        clips_s = clips * self.dist.world_size / max(waited + busy, 1e-9)
+        clips_s = clips / max(waited + busy, 1e-9)  # clips of all ranks
         bar.update(self.step, loss=logged["loss"], lr=lr, clips_s=clips_s)
         if not self.dist.is_main or (self.step % self.optim_cfg.log_every and self.step != 1):
             return

@@ -68,13 +68,15 @@ class FinetuneTask:
     """LEViL TLSA: ce_weight * CE(labeled) + soft_weight * soft-CE(q over C classes, unlabeled)
     (+ pseudo_weight * hard CE on unlabeled clips whose teacher confidence > pseudo_threshold).
 
-    Batches carry ``source``: 0 = labeled pool, 1 = unlabeled pool. ``targets`` is the unlabeled
-    pool's table; None means plain supervised training (``--no-teacher``)."""
+    Batches carry ``source``: 0 = labeled pool, 1 = unlabeled pool. ``targets`` is the table of
+    pool ``soft_source`` (1: the unlabeled pool; 0: the labeled clips, on fully labeled data); None
+    means plain supervised training (``--no-teacher``)."""
 
     def __init__(self, targets: TargetTable | None, ce_weight: float = 0.5, soft_weight: float = 0.5,
-                 pseudo_threshold: float | None = None, pseudo_weight: float = 1.0):
+                 pseudo_threshold: float | None = None, pseudo_weight: float = 1.0, soft_source: int = 1):
         self.targets, self.ce_weight, self.soft_weight = targets, ce_weight, soft_weight
         self.pseudo_threshold, self.pseudo_weight = pseudo_threshold, pseudo_weight
+        self.soft_source = soft_source
 
     def __call__(self, model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
         logits, _ = model(batch["video"])  # (B, C)
@@ -83,12 +85,12 @@ class FinetuneTask:
         if self.targets is None:
             out["loss"] = out["ce"]
             return out
-        unl = ~lab
-        q = self.targets.soft[batch["row"][unl], batch["view"][unl]]  # (U, C)
-        out["soft"] = L.soft_cross_entropy(logits[unl], q)
+        taught = batch["source"] == self.soft_source
+        q = self.targets.soft[batch["row"][taught], batch["view"][taught]]  # (U, C)
+        out["soft"] = L.soft_cross_entropy(logits[taught], q)
         total = self.ce_weight * out["ce"] + self.soft_weight * out["soft"]
         if self.pseudo_threshold is not None:
-            out["pseudo"] = L.pseudo_label_ce(logits[unl], q, self.pseudo_threshold)
+            out["pseudo"] = L.pseudo_label_ce(logits[taught], q, self.pseudo_threshold)
             out["pseudo_frac"] = L.pseudo_label_mask(q, self.pseudo_threshold).float().mean().detach() if len(q) else logits.new_zeros(())
             total = total + self.pseudo_weight * out["pseudo"]
         out["loss"] = total

@@ -79,11 +79,14 @@ class Vocab:
 
 
 def check_out_path(out_txt: str | Path) -> Path:
+    """Refuse an --out that is not a labels file or cannot be written (before parsing captions)."""
+    from levil_edge.utils.io import ensure_writable
+
     out_txt = Path(out_txt)
     if out_txt.suffix.lower() in (".json", ".png"):
         raise UsageError(f"--out is the labels file (e.g. vocab.txt), got {out_txt.name}; "
                          "vocab.json and vocab.png are written beside it")
-    return out_txt
+    return ensure_writable(out_txt, "file")
 
 
 def load_stoplist(path: str | Path | None = None) -> set[str]:
@@ -147,7 +150,8 @@ def _apply_filters(cands: dict[str, _Candidate], n: int, min_df: int, max_df: fl
     return kept, removed, emptied_by
 
 
-def _empty_message(name: str | None, cands: dict[str, _Candidate], n: int, min_df: int, max_df: float) -> str:
+def _empty_message(name: str | None, cands: dict[str, _Candidate], n: int, min_df: int, max_df: float,
+                   stop: set[str]) -> str:
     if name is None:
         return (f"no action candidates (verbs) found in {n} captions; check that the captions file "
                 "holds English sentences in a 'caption' field")
@@ -156,9 +160,26 @@ def _empty_message(name: str | None, cands: dict[str, _Candidate], n: int, min_d
         return (f"the vocabulary is empty: --min-df {min_df} removed all {len(cands)} candidates (the most "
                 f"frequent is in {top} of {n} captions); lower --min-df or caption more videos")
     if name == "max_df":
-        return (f"the vocabulary is empty: --max-df {max_df} removed every candidate left (each is in more "
-                f"than {max_df:.0%} of {n} captions); raise --max-df (up to 1.0)")
+        return _max_df_message(cands, n, min_df, max_df, stop)
     return "the vocabulary is empty: the stop list removed every candidate left; pass a shorter --stoplist"
+
+
+def _max_df_message(cands: dict[str, _Candidate], n: int, min_df: int, max_df: float, stop: set[str]) -> str:
+    """Empty after --max-df: say which document frequencies the candidates had and which
+    --max-df keeps them (small caption sets: with 30 captions, 0.25 means "in at most 7")."""
+    head = (f"the vocabulary is empty: --max-df {max_df} keeps labels in at most {math.floor(max_df * n)} of {n} "
+            "captions")
+    left = [len(c.docs) for k, c in cands.items()
+            if len(c.docs) >= min_df and k not in stop and not any(p in stop for p in c.parts)]
+    if not left:
+        return head + ", and the stop list removes every label it would keep; pass a shorter --stoplist"
+    lo, hi = min(left), max(left)
+    keep = math.ceil(round(lo / n * 100, 6)) / 100  # the smallest 2-decimal fraction with lo <= keep * n
+    kept = sum(df <= keep * n for df in left)
+    spread = f"{lo} captions ({lo / n:.0%})" if lo == hi else f"{lo} to {hi} captions ({lo / n:.0%} to {hi / n:.0%})"
+    advice = (f"--max-df {keep:g} keeps all {kept}" if kept == len(left)
+              else f"--max-df {keep:g} keeps {kept}, --max-df {math.ceil(round(hi / n * 100, 6)) / 100:g} keeps all")
+    return f"{head}, but the {len(left)} candidates are each in {spread}: {advice} (or caption more videos)"
 
 
 def _examples(docs: set[int], captions: Sequence[str]) -> list[str]:
@@ -212,7 +233,7 @@ def build_vocab(
     cands, n = aggregate(parse_captions(captions, spacy_model, total=len(captions)))
     kept, removed, emptied_by = _apply_filters(cands, n, min_df, max_df, stop)
     if not kept:
-        raise VocabError(_empty_message(emptied_by, cands, n, min_df, max_df))
+        raise VocabError(_empty_message(emptied_by, cands, n, min_df, max_df, stop))
     merged = {k: [] for k in kept}
     if merge_similar is not None:
         from levil_edge.vocab.merge import merge_candidates

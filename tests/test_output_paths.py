@@ -196,3 +196,27 @@ def test_full_disk_error_names_the_output_not_the_temp_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [f"{full / 'model.onnx'}: no space left on the device: free space there or write "
                                         "elsewhere (another --out)", "[]"]  # and the partial temp file is gone
+
+
+def test_every_long_command_checks_its_output_before_loading_a_model(tmp_path_factory, tmp_path, capsys):
+    """The model named here does not exist: a command that loaded it before checking --out would
+    fail on the model instead. Each must name the file in the way, in one line, and write nothing."""
+    a = train_assets(tmp_path_factory)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    missing = str(tmp_path / "no-such-model")
+    calls = {
+        "zeroshot --out": ["zeroshot", "--teacher", missing, "--data", str(a.videos), "--out", str(blocker / "zs.json")],
+        "zeroshot --cache": ["zeroshot", "--teacher", missing, "--data", str(a.videos), "--cache", str(blocker / "c")],
+        "cache fill": ["cache", "fill", "--teacher", missing, "--data", str(a.videos), "--cache", str(blocker / "c")],
+        "caption": ["caption", str(a.videos), "--captioner", missing, "--out", str(blocker / "captions.jsonl")],
+        "adapt": ["adapt", "--teacher", missing, "--videos", str(a.videos), "--out", str(blocker / "adapter")],
+        "export": ["export", "--model", missing, "--out", str(blocker / "deploy" / "x")],
+        "evaluate": ["evaluate", "--model", missing, "--data", str(a.videos), "--out", str(blocker / "eval")],
+    }
+    capsys.readouterr()
+    for name, argv in calls.items():
+        assert run(argv) == 1, name
+        line = _one_error_line(capsys)
+        assert "is a file where a folder goes" in line, (name, line)
+    assert blocker.read_text() == "x"

@@ -154,6 +154,9 @@ def adapt(
     if not val_paths:
         raise DatasetError("no held-out videos for the diagnostics: give --val, or at least two --videos")
 
+    from levil_edge.utils.io import ensure_writable
+
+    ensure_writable(out_dir, "folder")  # before the encoder loads and trains
     encoder = load_encoder(teacher, device=dev)
     objective = CoSettleObjective(
         encoder, CoSettleProjection(encoder.dim), cfg.temperature, cfg.pos_ratio, cfg.kl_weight, cfg.pool

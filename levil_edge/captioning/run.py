@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from levil_edge.captioning.base import DEFAULT_FRAMES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, Captioner
 from levil_edge.errors import UsageError
-from levil_edge.utils.io import append_jsonl, read_jsonl
+from levil_edge.utils.io import append_jsonl, ensure_writable, read_jsonl
 
 
 NUM_SAMPLES = 3
@@ -137,7 +137,7 @@ def caption_paths(
 
     if frames < 1 or batch_size < 1 or max_new_tokens < 1:
         raise UsageError("--frames, --batch-size and --max-new-tokens must be >= 1")
-    out = Path(out)
+    out = ensure_writable(out, "file")  # before the captioner loads
     mine = select_shard(list(paths), shard)
     done = done_paths(out)
     pending = [p for p in mine if p not in done]

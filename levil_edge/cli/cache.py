@@ -64,7 +64,10 @@ def fill(
     from levil_edge.teachers.fill import fill_cache
     from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE
 
+    from levil_edge.utils.io import ensure_writable
+
     shard_t = parse_shard(shard)
+    ensure_writable(cache, "folder")  # before the teacher loads
     spec = load_spec(data, root=root)
     model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                          batch_size=batch_size, num_frames=frames, adapter=adapter)  # fmt: skip

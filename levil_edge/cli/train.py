@@ -94,7 +94,7 @@ def _show(result: dict, title: str, as_json: bool) -> None:
         "skipped videos": len(result["bad_videos"]),
         "time": f"{result['elapsed_s']:.0f} s",
     }
-    for key in ("num_labeled", "num_unlabeled", "num_videos", "num_classes", "teacher", "init"):
+    for key in ("num_labeled", "num_unlabeled", "num_videos", "num_classes", "teacher", "teacher_targets", "init"):
         if key in result:
             rows[key.replace("_", " ")] = result[key]
     console.print(kv_table(title, rows))

@@ -66,8 +66,12 @@ def zeroshot(
     from levil_edge.teachers import load_teacher
     from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE
     from levil_edge.teachers.zeroshot import zeroshot_eval
-    from levil_edge.utils.io import atomic_write_json
+    from levil_edge.utils.io import atomic_write_json, ensure_writable
 
+    if out is not None:
+        ensure_writable(out, "file")  # before the teacher runs over every video
+    if cache is not None:
+        ensure_writable(cache, "folder")
     spec = load_spec(data, labels=labels, root=root)
     model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                          batch_size=batch_size, num_frames=frames)  # fmt: skip

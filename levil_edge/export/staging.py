@@ -17,6 +17,7 @@ from pathlib import Path
 
 from levil_edge import artifacts as A
 from levil_edge.errors import UsageError
+from levil_edge.utils.io import ensure_writable
 
 WORK = ".work"
 
@@ -102,7 +103,7 @@ class DeployStage:
 
     def __enter__(self) -> "DeployStage":
         check_out(self.out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        ensure_writable(self.out.parent, "folder")  # a file in the way, read-only, full: one line now
         self.cleaned = clean_stale(self.out)
         shutil.rmtree(self.path, ignore_errors=True)
         self.work.mkdir(parents=True)

@@ -88,6 +88,10 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, *, clips: int = 
 
     if clips < 1:
         raise DatasetError(f"--clips must be >= 1 (got {clips})")
+    if out is not None:
+        from levil_edge.utils.io import ensure_writable
+
+        ensure_writable(out, "folder")  # before the videos are decoded
     spec = load_spec(data, root=root)
     if not spec.items:
         raise DatasetError(f"{data}: no videos found")

@@ -20,6 +20,7 @@ import pytest
 
 from levil_edge import artifacts as A
 from levil_edge.errors import CheckpointError, RuntimeModelError, UsageError
+from levil_edge.export import modelopt_support
 from tests import export_fixtures as F
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,10 +66,15 @@ def floats32(value: str) -> np.ndarray:  # the sequence library parses with std:
 # ---------------------------------------------------------------- contents
 
 
+# with NVIDIA Model Optimizer installed (CI installs the [modelopt] extra) export adds the FP16
+# files TensorRT 11 builds from; without it they are left out (and build_engine.sh says so)
+FP16_FILES = ("model.fp16.onnx", "model.int8.trt.fp16.onnx") if modelopt_support.available() else ()
+
+
 def test_deploy_folder_holds_everything_the_device_needs(deploy) -> None:
     names = {p.name for p in deploy.iterdir()}
     assert names == {"model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx", "model.json", "labels.txt",
-                     "calibration.json", "build_engine.sh", "README.md", "deepstream"}
+                     "calibration.json", "build_engine.sh", "README.md", "deepstream", *FP16_FILES}
     assert (deploy / "labels.txt").read_text().splitlines() == F.CLASSES
     umask = os.umask(0)
     os.umask(umask)
@@ -95,8 +101,9 @@ def test_files_are_stamped_with_the_fp32_hash(deploy) -> None:
 
     side = json.loads((deploy / "model.json").read_text())
     assert side["source_sha256"] == file_sha256(deploy / "model.onnx")
-    assert side["sha256"] == {n: file_sha256(deploy / n) for n in ("model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx")}
-    for name in ("model.int8.trt.onnx", "model.int8.cpu.onnx"):
+    onnx_files = ("model.onnx", "model.int8.trt.onnx", "model.int8.cpu.onnx", *FP16_FILES)
+    assert side["sha256"] == {n: file_sha256(deploy / n) for n in onnx_files}
+    for name in onnx_files[1:]:
         props = {p.key: p.value for p in onnx.load(str(deploy / name), load_external_data=False).metadata_props}
         assert props[A.SOURCE_KEY] == side["source_sha256"]
     assert side["deploy"]["deepstream/config_preprocess_3d.txt"] == "deepstream"
@@ -310,7 +317,7 @@ def test_killed_reexport_leaves_the_previous_folder_and_no_temp_files(deploy, tm
     assert staging.is_dir()  # its leftovers are in one place ...
     res = export_model(F.trained_checkpoint(tmp_path_factory), out, max_batch=2, heldout_clips=4, decoder="pyav")
     assert f"removed {staging.name}" in res["cleaned"] and not staging.exists()  # ... which the next export removes
-    assert {p.name for p in out.iterdir() if p.suffix == ".onnx"} == {"model.onnx"}  # a new whole folder, no old INT8
+    assert {p.name for p in out.iterdir() if p.suffix == ".onnx"} == {"model.onnx", *FP16_FILES[:1]}  # a new whole folder, no old INT8
 
 
 # ---------------------------------------------------------------- errors that name the cause

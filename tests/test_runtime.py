@@ -111,7 +111,7 @@ def test_load_model_errors(tiny_onnx, tmp_path) -> None:
     (tmp_path / "m.tflite").write_bytes(b"x")
     with pytest.raises(UsageError, match="not a model file"):
         load_model(tmp_path / "m.tflite")
-    with pytest.raises(UsageError, match=r"is an export folder: pass one of its files \(model.onnx\)"):
+    with pytest.raises(UsageError, match=r"is an export folder: pass one of its files \((model.fp16.onnx, )?model.onnx\)"):
         load_model(out)
     with pytest.raises(UsageError, match="not available here"):
         load_model(out / "model.onnx", providers=["NoSuchExecutionProvider"])

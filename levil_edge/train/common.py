@@ -15,7 +15,7 @@ import torch
 
 from levil_edge.config import KINETICS_MEAN, KINETICS_STD
 from levil_edge.errors import UsageError
-from levil_edge.train.config import TrainOptions
+from levil_edge.train.run_options import TrainOptions
 from levil_edge.train.ddp import DistInfo, barrier, init_distributed
 from levil_edge.train.run import RunFolder
 

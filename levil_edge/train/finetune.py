@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from levil_edge.train.config import FinetuneOptions
+from levil_edge.train.run_options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def labeled_pools(opts: FinetuneOptions, classes: list[str], run_path: Path | No
     from levil_edge.data.specs import DatasetSpec, VideoItem, load_spec
     from levil_edge.data.subsets import split_labeled, write_list
     from levil_edge.errors import DatasetError
-    from levil_edge.evaluation import label_index_map
+    from levil_edge.eval_report import label_index_map
 
     spec = load_spec(opts.train, root=opts.root)
     if not spec.items:
@@ -156,7 +156,7 @@ def _teacher_pool(opts: FinetuneOptions, pool, classes, dist, what: str = "unlab
     from levil_edge.errors import DatasetError
     from levil_edge.teachers.prompts import humanize_label
     from levil_edge.train import common
-    from levil_edge.train.targets import TeacherSetup, load_target_table
+    from levil_edge.train.target_table import TeacherSetup, load_target_table
 
     setup = TeacherSetup(opts.teacher, Path(opts.cache or Path(opts.out) / "teacher_cache"), opts.device,
                          opts.teacher_batch_size, opts.trust_remote_code, opts.decoder)
@@ -172,8 +172,8 @@ def _teacher_pool(opts: FinetuneOptions, pool, classes, dist, what: str = "unlab
 def _validator(opts: FinetuneOptions, cfg, dist):
     from levil_edge.data.specs import load_spec
     from levil_edge.errors import DatasetError
-    from levil_edge.evaluation import build_report
-    from levil_edge.train.evaluate import dataset_labels, predict_scores
+    from levil_edge.eval_report import build_report
+    from levil_edge.train.eval_checkpoint import dataset_labels, predict_scores
 
     spec = load_spec(opts.val, root=opts.root)
     if not spec.items:

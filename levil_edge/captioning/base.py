@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from levil_edge.errors import TeacherError, UsageError
+from levil_edge.utils.device import resolve_device  # noqa: F401 - the backends' device choice
+from levil_edge.utils.device import resolve_dtype as resolve_device_dtype
 from levil_edge.utils.extras import require
 
 # LEViL's captioning prompt and frame count (METHOD.md section 1)
@@ -36,25 +38,10 @@ class Captioner(abc.ABC):
         """videos: each uint8 (N, H, W, 3) -> one caption per video (greedy decoding)."""
 
 
-def resolve_device(device: str = "auto") -> str:
-    torch = require("torch", what="captioning")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device} asked for, but torch sees no CUDA GPU; use --device cpu")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str):
+def resolve_dtype(dtype: str, device):
     """'auto' -> bf16 on a CUDA GPU that supports it, fp16 on other GPUs, fp32 on CPU."""
-    torch = require("torch", what="captioning")
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    if dtype == "auto":
-        if not device.startswith("cuda"):
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    require("torch", what="captioning")
+    return resolve_device_dtype(dtype, device, prefer_bf16=True)
 
 
 def read_model_json(model: str, filename: str) -> dict | None:

@@ -147,12 +147,13 @@ def register(app: typer.Typer) -> None:
 
         Example: levil-edge distill --videos clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
         """
+        from levil_edge.adapt import adapter_hook
         from levil_edge.train import DistillOptions, distill
 
         if teacher_adapter is not None and feature_weight <= 0:
             raise UsageError("--teacher-adapter only changes the feature-distillation target: add --feature-weight (e.g. 1.0)")
         opts = DistillOptions(videos=videos, vocab=str(vocab), teacher=teacher, feature_weight=feature_weight,
-                              teacher_adapter=str(teacher_adapter) if teacher_adapter else None, tau=tau, template=template,
+                              teacher_adapter=adapter_hook(teacher_adapter), tau=tau, template=template,
                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                         save_every, stop_after, resume, tensorboard, trust_remote_code,

@@ -92,13 +92,6 @@ def text_key(teacher_id: str, templates_key: str, text: str) -> str:
     return hashlib.sha1(f"{teacher_id}\x1d{templates_key}\x1d{text}".encode("utf-8")).hexdigest()[:24]
 
 
-def shard_of(path: str | os.PathLike, num_shards: int) -> int:
-    """Stable shard of a video: hash of its absolute path (the same on every machine with the
-    same paths, whatever order the list comes in)."""
-    digest = hashlib.sha1(os.path.abspath(os.fspath(path)).encode("utf-8")).hexdigest()
-    return int(digest[:8], 16) % num_shards
-
-
 def shard_tag(shard: tuple[int, int]) -> str:
     return f"s{shard[0]:03d}of{shard[1]:03d}"
 

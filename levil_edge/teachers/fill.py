@@ -16,10 +16,11 @@ import numpy as np
 from rich.progress import TextColumn
 
 from levil_edge.errors import DecodeError, UsageError
-from levil_edge.teachers.cache import Sampling, TeacherCache, shard_of, shard_tag, video_key, view_indices
+from levil_edge.teachers.cache import Sampling, TeacherCache, shard_tag, video_key, view_indices
 from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE, as_templates, label_set_hash
 from levil_edge.teachers.targets import _path_of, text_embeddings
 from levil_edge.utils.progress import progress_bar
+from levil_edge.utils.shards import shard_of
 
 LabelSets = Sequence[Any]  # label lists, or (labels, template) pairs
 

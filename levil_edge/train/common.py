@@ -43,7 +43,7 @@ def check_options(opts: TrainOptions) -> None:
     student = _student_name(opts)
     if student is not None:
         check_size(student, opts.size)
-    from levil_edge.train.ddp import resolve_device
+    from levil_edge.utils.device import resolve_device
     from levil_edge.train.loop import resolve_amp
 
     resolve_amp(opts.amp, resolve_device(opts.device))  # e.g. fp16 on CPU: refuse before any work

@@ -57,7 +57,7 @@ def load_model_for_eval(model_path: str | os.PathLike, device: str = "auto", lab
     """A run folder (best/ else last/), checkpoint folder or .safetensors -> (model, cfg, path)."""
     from levil_edge.data.specs import read_labels
     from levil_edge.students import load_checkpoint
-    from levil_edge.train.ddp import resolve_device
+    from levil_edge.utils.device import resolve_device
     from levil_edge.train.run import find_run_checkpoint
 
     path = find_run_checkpoint(model_path)

@@ -3,10 +3,11 @@ Their ``asdict`` is the resolved ``config.json`` of a run."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from levil_edge.train.losses import DEFAULT_TAU
+from levil_edge.config import DEFAULT_TAU
 
 
 @dataclass(kw_only=True)
@@ -41,7 +42,8 @@ class TrainOptions:
     dropout: Optional[float] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # A feature hook (``teacher_adapter``) is recorded as its folder.
+        return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in asdict(self).items()}
 
 
 @dataclass(kw_only=True)
@@ -50,7 +52,9 @@ class DistillOptions(TrainOptions):
     vocab: str
     teacher: str
     feature_weight: float = 0.0  # FD-VLM embedding MSE weight; 0 = LEViL ZSD only
-    teacher_adapter: Optional[str] = None  # Co-Settle adapter: its features are the feature-distillation target
+    # Co-Settle adapter as a teacher feature hook, ``levil_edge.adapt.adapter_hook(folder)`` (train does
+    # not import adapt, so the caller loads it): its features are the feature-distillation target.
+    teacher_adapter: Optional[Any] = None
     tau: float = DEFAULT_TAU
     template: str = "{}"  # prompt for pseudo-labels
     cache: Optional[str] = None  # teacher target cache folder (default: <out>/teacher_cache)

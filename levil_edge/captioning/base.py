@@ -1,5 +1,5 @@
 """The captioner interface and what all backends share: defaults, device/dtype choice, loading
-a model folder's small JSON files, and the one factory ``load_captioner``."""
+a model folder's small JSON files. Imports no backend; ``factory.load_captioner`` picks one."""
 
 from __future__ import annotations
 
@@ -80,27 +80,3 @@ def load_model_config(model: str, trust_remote_code: bool = False):
             f"cannot load captioner {model!r} ({first[:160]}): pass a local model folder or a Hugging Face id "
             "that is downloaded (offline: HF_HUB_OFFLINE=1 needs it in the cache)"
         ) from exc
-
-
-# model_type -> backend; SmolVLM v1 checkpoints are model_type idefics3
-SMOLVLM_TYPES = ("smolvlm", "idefics3")
-QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
-
-
-def load_captioner(model: str, device: str = "auto", dtype: str = "auto",
-                   trust_remote_code: bool = False) -> Captioner:
-    """A Captioner for a Hugging Face id or local folder, picked by its config's model_type."""
-    config = load_model_config(model, trust_remote_code)
-    kind = getattr(config, "model_type", "")
-    if kind in SMOLVLM_TYPES:
-        from levil_edge.captioning.smolvlm import SmolVLMCaptioner
-
-        return SmolVLMCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
-    if kind in QWEN_TYPES:
-        from levil_edge.captioning.qwen import QwenVLCaptioner
-
-        return QwenVLCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
-    raise TeacherError(
-        f"{model!r} is a {kind or 'unknown'} model; captioners supported: SmolVLM/SmolVLM2 "
-        f"({', '.join(SMOLVLM_TYPES)}) and Qwen2-VL/Qwen2.5-VL/Qwen3-VL ({', '.join(QWEN_TYPES)})"
-    )

@@ -208,7 +208,7 @@ def caption_dataset(
 ) -> CaptionReport:
     """Caption every video of a dataset spec (see ``levil_edge.data.specs``) with ``model``.
     The model is loaded only when some video of this shard is not captioned yet."""
-    from levil_edge.captioning.base import load_captioner
+    from levil_edge.captioning.factory import load_captioner
     from levil_edge.data.specs import load_spec
 
     spec = load_spec(spec, root=root)

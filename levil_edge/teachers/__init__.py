@@ -27,7 +27,7 @@ _LAZY = {
     "soft_targets_from_embeddings": "levil_edge.teachers.formula",
     "soft_targets_from_cosines": "levil_edge.teachers.formula",
     "TeacherCache": "levil_edge.teachers.cache",
-    "fill_cache": "levil_edge.teachers.cache",
+    "fill_cache": "levil_edge.teachers.fill",
     "PSEUDO_LABEL_TEMPLATE": "levil_edge.teachers.prompts",
     "TARGET_CLASS_TEMPLATE": "levil_edge.teachers.prompts",
 }

@@ -39,7 +39,7 @@ FORMAT = "levil-edge-teacher-cache"
 VERSION = 1
 SCHEME = "uniform-offset-v1"  # how view k's frames are picked: see view_indices
 
-__all__ = ["TeacherCache", "Sampling", "view_indices", "video_key", "text_key", "fill_cache"]
+__all__ = ["TeacherCache", "Sampling", "view_indices", "video_key", "text_key", "item_path"]
 
 
 # --------------------------------------------------------------------------- sampling and keys
@@ -86,6 +86,16 @@ def video_key(path: str | os.PathLike, teacher_id: str, sampling: Sampling) -> s
     p, size, mtime = st
     raw = f"{p}|{size}|{mtime}|{teacher_id}|{sampling.num_frames}|{sampling.views}|{sampling.scheme}"
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def item_path(item: Any) -> str:
+    """The video path of a list item: a path, a ``{"path": ...}`` dict or anything with ``.path``
+    (``levil_edge.data.specs.VideoItem``)."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, dict):
+        return os.fspath(item["path"])
+    return os.fspath(item.path)
 
 
 def text_key(teacher_id: str, templates_key: str, text: str) -> str:
@@ -325,10 +335,3 @@ class TeacherCache:
             "complete_shards": sum(bool(m.get("complete")) for m in manifests),
             "size_mb": round(size / 2**20, 2),
         }
-
-
-def fill_cache(*args, **kwargs):
-    """See ``levil_edge.teachers.fill.fill_cache`` (kept here as the documented entry point)."""
-    from levil_edge.teachers.fill import fill_cache as _fill
-
-    return _fill(*args, **kwargs)

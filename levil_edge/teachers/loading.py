@@ -1,6 +1,7 @@
-"""``load_teacher``: a Hugging Face model id or local folder -> a ``Teacher``.
+"""``load_teacher`` (the teacher factory): a Hugging Face model id or local folder -> a ``Teacher``.
 
-Dispatch is on the config's ``model_type``. Nothing is downloaded unless the id is not cached
+Dispatch is on the config's ``model_type`` through ``registry.py``, which the teacher modules
+fill with ``@register_teacher``. Nothing is downloaded unless the id is not cached
 and the network is reachable (``HF_HUB_OFFLINE=1`` forbids it); remote code runs only with
 ``trust_remote_code=True``."""
 
@@ -12,22 +13,21 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from levil_edge.errors import TeacherError, UsageError
+from levil_edge.teachers.registry import registered_model_types, teacher_backend
 from levil_edge.utils.device import resolve_device, resolve_dtype
 from levil_edge.utils.extras import require
 
-# model_type -> (transformers model class, teacher class path)
-_BACKENDS = {
-    "clip": ("CLIPModel", "levil_edge.teachers.clip:CLIPTeacher"),
-    "metaclip_2": ("MetaClip2Model", "levil_edge.teachers.clip:CLIPTeacher"),
-    "siglip": ("SiglipModel", "levil_edge.teachers.siglip:SiglipTeacher"),
-    "siglip2": ("Siglip2Model", "levil_edge.teachers.siglip:SiglipTeacher"),
-    "xclip": ("XCLIPModel", "levil_edge.teachers.xclip:XCLIPTeacher"),
-}
 DEFAULT_BATCH_SIZE = 8
 
 
+def _ensure_builtin() -> None:
+    # Importing the teacher modules runs their @register_teacher decorators (torch + transformers).
+    from levil_edge.teachers import clip, siglip, xclip  # noqa: F401
+
+
 def supported_model_types() -> list[str]:
-    return sorted(_BACKENDS)
+    _ensure_builtin()
+    return registered_model_types()
 
 
 def load_teacher(
@@ -52,14 +52,15 @@ def load_teacher(
     source = str(model_id_or_path)
     config = _load_config(transformers, source, revision, trust_remote_code)
     model_type = getattr(config, "model_type", None)
-    if model_type not in _BACKENDS:
+    backend = teacher_backend(model_type) if model_type in supported_model_types() else None
+    if backend is None:
         raise TeacherError(
             f"{source} is a {model_type!r} model; supported teachers: {', '.join(supported_model_types())} "
             "(CLIP, MetaCLIP-2, SigLIP, SigLIP 2, X-CLIP)"
         )
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    model_cls_name, teacher_path = _BACKENDS[model_type]
+    model_cls_name, teacher_cls = backend
     kw = dict(revision=revision, trust_remote_code=trust_remote_code)
     from levil_edge.utils.progress import progress_enabled
 
@@ -72,7 +73,6 @@ def load_teacher(
     except (OSError, ValueError) as exc:
         raise TeacherError(f"cannot load teacher {source}: {_short(exc)}") from exc
     frames = _num_frames(config, model_type, num_frames)
-    teacher_cls = _import(teacher_path)
     teacher = teacher_cls(
         model,
         tokenizer,
@@ -163,13 +163,6 @@ def weights_hash(folder: Path, chunk: int = 1 << 20) -> str:
             while block := f.read(chunk):
                 h.update(block)
     return h.hexdigest()[:12]
-
-
-def _import(path: str):
-    import importlib
-
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _short(exc: Exception) -> str:

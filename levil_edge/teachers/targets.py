@@ -26,16 +26,8 @@ import numpy as np
 from levil_edge.config import DEFAULT_TAU
 from levil_edge.errors import CacheError, UsageError
 from levil_edge.teachers.formula import soft_targets_from_cosines, soft_targets_from_embeddings  # noqa: F401 - re-exported
-from levil_edge.teachers.cache import Sampling, TeacherCache, text_key, video_key
+from levil_edge.teachers.cache import Sampling, TeacherCache, item_path, text_key, video_key
 from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE, Templates, as_templates, label_set_hash, templates_key
-
-def _path_of(item: Any) -> str:
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item)
-    if isinstance(item, dict):
-        return os.fspath(item["path"])
-    return os.fspath(item.path)
-
 
 def resolve_sampling(cache: TeacherCache, views: int | None, num_frames: int | None, paths: Sequence[str] = ()) -> Sampling:
     """The sampling to read: the one asked for; if several fit (e.g. 1 view for training and 10
@@ -97,7 +89,7 @@ class TeacherTargets:
         id must match the cache). ``strict``: raise CacheError when a video is neither cached nor
         recorded as undecodable; with ``strict=False`` such rows are just invalid (``.valid``)."""
         cache = TeacherCache.open(cache_dir, teacher=teacher)
-        paths = [_path_of(it) for it in items_or_paths]
+        paths = [item_path(it) for it in items_or_paths]
         self = cls(cache, paths, resolve_sampling(cache, views, num_frames, paths))
         missing = self._missing()
         if strict and missing:

@@ -20,8 +20,10 @@ import torch
 
 from levil_edge.teachers.base import Frames, Teacher, _as_video_list, check_frames_match
 from levil_edge.teachers.prompts import Templates, as_templates, format_prompts
+from levil_edge.teachers.registry import register_teacher
 
 
+@register_teacher({"xclip": "XCLIPModel"})
 class XCLIPTeacher(Teacher):
     kind = "logits"
 

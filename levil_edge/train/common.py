@@ -78,7 +78,7 @@ def _student_name(opts: TrainOptions) -> str | None:
 
 def check_size(student: str, size: int | None) -> None:
     """Refuse a crop ``size`` the student cannot train on (None: the student's default)."""
-    from levil_edge.students.registry import get_default_cfg
+    from levil_edge.students.factory import get_default_cfg
 
     cfg = get_default_cfg(student)
     size = cfg["size"] if size is None else size

@@ -173,3 +173,21 @@ def test_python_dash_m_levil_edge_runs_the_cli() -> None:
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "distill" in proc.stdout
+
+
+def test_clip_geometry_has_one_source_the_students_default_cfg() -> None:
+    """distill, finetune (scratch) and ModelConfig take frames / stride / size from the registry."""
+    import dataclasses
+
+    from levil_edge.students import get_default_cfg
+    from levil_edge.train import DistillOptions, FinetuneOptions
+    from levil_edge.train.common import with_student_geometry
+
+    for cls in (DistillOptions, FinetuneOptions):
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        assert fields["frames"] is None and fields["stride"] is None and fields["size"] is None, cls
+    opts = DistillOptions(out="x", videos="v", vocab="w", teacher="t", student="x3d_xs")
+    cfg = get_default_cfg("x3d_xs")
+    filled = with_student_geometry(opts)
+    assert (filled.frames, filled.stride, filled.size) == (cfg["frames"], cfg["stride"], cfg["size"])
+    assert with_student_geometry(dataclasses.replace(opts, stride=1)).stride == 1  # a value set wins

@@ -76,6 +76,19 @@ def _student_name(opts: TrainOptions) -> str | None:
         return None
 
 
+GEOMETRY = ("frames", "stride", "size")
+
+
+def with_student_geometry(opts: TrainOptions) -> TrainOptions:
+    """``opts`` with frames / stride / size left None filled from the student's registry default cfg."""
+    from levil_edge.students.factory import get_default_cfg
+
+    if all(getattr(opts, k) is not None for k in GEOMETRY):
+        return opts
+    cfg = get_default_cfg(opts.student)
+    return dataclasses.replace(opts, **{k: cfg[k] for k in GEOMETRY if getattr(opts, k) is None})
+
+
 def check_size(student: str, size: int | None) -> None:
     """Refuse a crop ``size`` the student cannot train on (None: the student's default)."""
     from levil_edge.students.factory import get_default_cfg

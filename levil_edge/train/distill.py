@@ -45,6 +45,7 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
 
     opts = opts or DistillOptions(**kwargs)
     feature_hook(opts.teacher_adapter)  # a bare folder is refused before any work
+    opts = common.with_student_geometry(opts)  # frames / stride / size: the student's unless set
     vocab = read_vocab(opts.vocab)
     dist, run = common.setup(opts)
     spec = load_spec(opts.videos, root=opts.root)

@@ -59,13 +59,14 @@ def init_student(opts: FinetuneOptions, num_classes: int):
     """-> (model with a fresh C-class head, student name, clip geometry, description of the init).
 
     Geometry (frames, stride, size, mean, std): an option the user set wins; otherwise the init
-    checkpoint's (a pretrained student keeps what it was trained with); otherwise the defaults."""
+    checkpoint's (a pretrained student keeps what it was trained with); otherwise the student's
+    registry default cfg."""
     from levil_edge.errors import UsageError
-    from levil_edge.students import create_student, load_checkpoint
+    from levil_edge.students import create_student, get_default_cfg, load_checkpoint
     from levil_edge.train.run import find_run_checkpoint
 
-    geometry = {"frames": 8, "stride": 1, "size": 112}
     name = opts.student or "r3d_18"
+    geometry = {k: v for k, v in get_default_cfg(name).items() if k in ("frames", "stride", "size")}
     path = Path(opts.init) if opts.init else None
     if path is None or path.suffix in (".pth", ".pt", ".bin", ".ckpt"):  # scratch, or torchvision-style backbone
         model = create_student(name, num_classes, dropout=opts.dropout, pretrained=path)

@@ -1,5 +1,8 @@
-"""Option dataclasses of ``distill`` and ``finetune`` (the CLI fills them; Python callers may too).
-Their ``asdict`` is the resolved ``config.json`` of a run."""
+"""Option dataclasses of ``distill`` and ``finetune`` (the CLI fills them; Python callers may too):
+the only home of the training option defaults. Their ``asdict`` is the resolved ``config.json`` of
+a run. Clip geometry (frames, stride, size) defaults to None = the student's, from its registry
+default cfg (``levil_edge.students.get_default_cfg``), so training, ``ModelConfig`` and
+``levil-edge models`` agree."""
 
 from __future__ import annotations
 
@@ -24,9 +27,10 @@ class TrainOptions:
     workers: int = 4
     seed: int = 0
     device: str = "auto"
-    frames: int = 8  # one random clip of 8 consecutive frames (LEViL)
-    stride: int = 1  # consecutive frames
-    size: int = 112  # edge default; 224 = paper setting
+    # None: the student's default cfg (the built-in students: 8 frames, stride 2, 112 px; 224 = paper setting).
+    frames: Optional[int] = None
+    stride: Optional[int] = None
+    size: Optional[int] = None
     flip: float = 0.5  # horizontal-flip probability (0 when left/right is the label, e.g. "move left")
     min_crop: float = 0.35  # random resized crop keeps this fraction of the frame area at least (1 = no crop)
     decoder: str = "auto"
@@ -74,11 +78,8 @@ class FinetuneOptions(TrainOptions):
     teacher: Optional[str] = None  # None or no_teacher: plain supervised training
     no_teacher: bool = False
     template: str = "a video of a person {}."
-    # None: the --init checkpoint's (else r3d_18, 8 frames, stride 1, 112 px); a value set here wins.
+    # None: the --init checkpoint's (else r3d_18 and its default cfg's geometry); a value set here wins.
     student: Optional[str] = None
-    frames: Optional[int] = None
-    stride: Optional[int] = None
-    size: Optional[int] = None
     tau: float = DEFAULT_TAU
     ce_weight: float = 0.5
     soft_weight: float = 0.5

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from levil_edge.errors import TeacherError, UsageError
+from levil_edge.errors import TeacherError
 from levil_edge.utils.device import resolve_device  # noqa: F401 - the backends' device choice
 from levil_edge.utils.device import resolve_dtype as resolve_device_dtype
 from levil_edge.utils.extras import require

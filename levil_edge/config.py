@@ -18,6 +18,10 @@ from levil_edge.errors import ConfigError
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
+# LEViL's teacher temperature: soft targets q = softmax(cos / tau), tau = 1/50 (the one definition;
+# teachers, the teacher cache, training options and zero-shot all read it from here).
+DEFAULT_TAU = 1.0 / 50.0
+
 
 @dataclass
 class ModelConfig:

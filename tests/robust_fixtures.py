@@ -18,7 +18,7 @@ def fill_teacher_cache(videos: Path, teacher: Path, cache: Path, vocab: Path) ->
     from levil_edge.data.specs import load_spec
     from levil_edge.train.ddp import DistInfo
     from levil_edge.train.distill import read_vocab
-    from levil_edge.train.targets import TeacherSetup, load_target_table
+    from levil_edge.train.target_table import TeacherSetup, load_target_table
 
     items = load_spec(videos).items
     setup = TeacherSetup(str(teacher), cache, device="cpu", batch_size=8)

@@ -177,7 +177,7 @@ def test_saved_adapter_reloads_and_gives_identical_embeddings(tiny_clip, tiny_si
 def test_attach_adapter_gives_a_loaded_teacher_the_adapted_features(tiny_clip, tmp_path):
     from tests.teacher_fixtures import make_tiny_xclip
 
-    from levil_edge.adapt import load_adapted_teacher
+    from levil_edge.adapt import adapter_hook, load_adapted_teacher
     from levil_edge.adapt.artifact import save_adapter
     from levil_edge.adapt.projection import CoSettleProjection
     from levil_edge.teachers import load_teacher
@@ -186,14 +186,14 @@ def test_attach_adapter_gives_a_loaded_teacher_the_adapted_features(tiny_clip, t
     out = tmp_path / "adapter"
     save_adapter(out, CoSettleProjection(32), {"teacher": str(tiny_clip), "family": "clip", "dim": 32, "grid": 8})
     plain = load_teacher(tiny_clip, device="cpu")
-    teacher = load_teacher(tiny_clip, device="cpu", adapter=out)
+    teacher = load_teacher(tiny_clip, device="cpu", feature_hook=adapter_hook(out))
     assert teacher.id.startswith(plain.id + "+cosettle-") and teacher.id != plain.id
     frames = _frames(6)
     torch.testing.assert_close(teacher.embed_features(frames), load_adapted_teacher(tiny_clip, out).embed_features(frames))
     # the text-aligned embedding is untouched
     torch.testing.assert_close(teacher.embed_videos(frames), plain.embed_videos(frames))
     with pytest.raises(TeacherError, match="CLIP and SigLIP"):
-        load_teacher(make_tiny_xclip(tmp_path), device="cpu", adapter=out)
+        load_teacher(make_tiny_xclip(tmp_path), device="cpu", feature_hook=adapter_hook(out))
 
 
 @pytest.mark.integration

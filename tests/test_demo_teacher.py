@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,10 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from levil_edge.data import synthetic as syn  # noqa: E402
-from levil_edge.demo import teacher_training as tt  # noqa: E402
+
+# The trainer is an offline tool of the repository (tools/), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import train_demo_teacher as tt  # noqa: E402
 
 
 @pytest.fixture(scope="module")

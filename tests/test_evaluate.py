@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from levil_edge.errors import ConfigError, DatasetError
-from levil_edge.evaluation import aggregate_clip_scores, build_report, label_index_map, per_class_rows, write_report
+from levil_edge.eval_report import aggregate_clip_scores, build_report, label_index_map, per_class_rows, write_report
 from tests.train_fixtures import CLASSES, train_assets
 
 
 def test_evaluation_module_does_not_import_torch():
-    code = "import sys, levil_edge.evaluation; sys.exit('torch' in sys.modules)"
+    code = "import sys, levil_edge.eval_report; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -72,7 +72,7 @@ def test_evaluate_checkpoint_matches_a_manual_forward(tmp_path_factory, checkpoi
     from levil_edge.train import evaluate
 
     from levil_edge.students import load_checkpoint
-    from levil_edge.train.evaluate import predict_scores
+    from levil_edge.train.eval_checkpoint import predict_scores
 
     assets = train_assets(tmp_path_factory)
     folder, model, cfg = checkpoint

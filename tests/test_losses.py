@@ -43,11 +43,13 @@ def test_soft_targets_match_formula_and_teachers_package():
     tn = t.numpy() / np.linalg.norm(t.numpy(), axis=1, keepdims=True)
     cos = vn @ tn.T
     ref = np.exp(cos * 50) / np.exp(cos * 50).sum(1, keepdims=True)
-    got = L.soft_targets(v, t, tau=1 / 50).numpy()
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
-    from levil_edge.teachers import soft_targets_from_embeddings
+    from levil_edge.teachers import soft_targets_from_cosines, soft_targets_from_embeddings
 
-    np.testing.assert_allclose(got, soft_targets_from_embeddings(vn, tn, 1 / 50), rtol=1e-4, atol=1e-6)
+    # The one formula (teachers/formula.py), torch in -> torch out, numpy in -> numpy out.
+    got = soft_targets_from_embeddings(torch.from_numpy(vn), torch.from_numpy(tn), tau=1 / 50).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(soft_targets_from_embeddings(vn, tn, 1 / 50), ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(soft_targets_from_cosines(cos, 1 / 50), ref, rtol=1e-4, atol=1e-6)
 
 
 def test_feature_mse_on_normalised_embeddings():

@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "levil_edge"
-# What runtime/ and artifacts.py may import from levil_edge (evaluation.py becomes eval_report.py).
-RUNTIME_MAY_USE = {"runtime", "data", "config", "utils", "errors", "metrics", "artifacts", "evaluation", "eval_report", "system"}
+# What runtime/ and artifacts.py may import from levil_edge.
+RUNTIME_MAY_USE = {"runtime", "data", "config", "utils", "errors", "metrics", "artifacts", "eval_report", "system"}
 ARTIFACTS_MAY_USE = {"config", "errors", "utils"}
 
 

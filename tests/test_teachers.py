@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 from levil_edge.errors import TeacherError, UsageError  # noqa: E402
 from levil_edge.teachers import load_teacher  # noqa: E402
 from levil_edge.teachers.prompts import as_templates, humanize_label, label_set_hash  # noqa: E402
-from levil_edge.teachers.targets import soft_targets_from_embeddings  # noqa: E402
+from levil_edge.teachers.formula import soft_targets_from_embeddings  # noqa: E402
 from tests.teacher_fixtures import make_tiny_clip, make_tiny_siglip, make_tiny_siglip2, make_tiny_xclip  # noqa: E402
 
 LABELS = ["run", "jump", "wave hands", "ride a bike"]

@@ -55,7 +55,7 @@ def test_min_size_is_the_smallest_crop_each_student_trains_on():
     """One training step on a batch of one clip (what is left when the others fail to decode)
     works at the minimum; for resnet3d one pixel less fails (its last BatchNorm sees one value)."""
     from levil_edge.students import create_student, list_students
-    from levil_edge.students.registry import get_default_cfg
+    from levil_edge.students.factory import get_default_cfg
     from levil_edge.train.common import MIN_SIZE
 
     torch.manual_seed(0)

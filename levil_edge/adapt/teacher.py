@@ -11,8 +11,9 @@ How other parts call it (teacher cache, ``distill --teacher-adapter``)::
     adapted.id  # "openai/clip-vit-base-patch16+cosettle-1a2b3c4d5e6f": put it in cache keys
 
 ``teacher_path_or_id=None`` uses the teacher recorded in ``adapter.json``. A teacher already
-loaded by ``levil_edge.teachers.load_teacher(..., adapter="adapters/k400")`` gets the same thing
-through ``attach_adapter(teacher, adapter_dir)``: ``teacher.embed_features`` and an extended
+loaded by ``levil_edge.teachers.load_teacher(..., feature_hook=adapter_hook("adapters/k400"))``
+(teachers never import adapt: the caller passes the hook) gets the same thing through
+``attach_adapter(teacher, adapter_dir)``: ``teacher.embed_features`` and an extended
 ``teacher.id``. Store these vectors as
 "features" next to the text-aligned "embedding": they are the FD-VLM feature-distillation target.
 Zero-shot soft targets must keep using the original embedding: the projection is trained only
@@ -119,6 +120,38 @@ def attach_adapter(teacher, adapter_dir: str | os.PathLike) -> AdaptedTeacher:
     return adapted
 
 
+class AdapterHook:
+    """A Co-Settle adapter folder as a teacher feature hook: ``load_teacher(...,
+    feature_hook=AdapterHook(folder))`` calls ``hook(teacher)``, which attaches the adapter.
+    ``os.fspath(hook)`` / ``str(hook)`` give the folder, so run records keep the path."""
+
+    def __init__(self, adapter_dir: str | os.PathLike) -> None:
+        self.path = os.fspath(adapter_dir)
+
+    def __call__(self, teacher) -> "AdaptedTeacher":
+        return attach_adapter(teacher, self.path)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"AdapterHook({self.path!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AdapterHook) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+def adapter_hook(adapter_dir: str | os.PathLike | None) -> AdapterHook | None:
+    """``None`` -> None, else the folder as a teacher feature hook (see ``AdapterHook``)."""
+    return None if adapter_dir is None else AdapterHook(adapter_dir)
+
+
 def load_adapted_teacher(
     teacher_path_or_id: str | os.PathLike | None,
     adapter_dir: str | os.PathLike,
@@ -128,7 +161,7 @@ def load_adapted_teacher(
     projection, meta = load_projection(adapter_dir)
     source = str(teacher_path_or_id) if teacher_path_or_id is not None else str(meta["teacher"])
     if isinstance(device, str):
-        from levil_edge.train.ddp import resolve_device
+        from levil_edge.utils.device import resolve_device
 
         device = resolve_device(device)
     encoder = load_encoder(source, device=device)

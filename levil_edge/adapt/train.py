@@ -139,7 +139,7 @@ def adapt(
     from levil_edge.adapt.encoder import load_encoder
     from levil_edge.adapt.objective import CoSettleObjective
     from levil_edge.adapt.projection import CoSettleProjection
-    from levil_edge.train.ddp import resolve_device
+    from levil_edge.utils.device import resolve_device
     from levil_edge.utils.io import append_jsonl
 
     cfg = cfg or AdaptConfig()

@@ -1,5 +1,5 @@
 """The captioner interface and what all backends share: defaults, device/dtype choice, loading
-a model folder's small JSON files, and the one factory ``load_captioner``."""
+a model folder's small JSON files. Imports no backend; ``factory.load_captioner`` picks one."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Sequence
 
 import numpy as np
 
-from levil_edge.errors import TeacherError, UsageError
+from levil_edge.errors import TeacherError
+from levil_edge.utils.device import resolve_device  # noqa: F401 - the backends' device choice
+from levil_edge.utils.device import resolve_dtype as resolve_device_dtype
 from levil_edge.utils.extras import require
 
-# LEViL's captioning prompt and frame count (METHOD.md section 1)
+# LEViL's captioning prompt and frame count (README, "The method")
 DEFAULT_PROMPT = (
     "Describe the scene, the objects, and the activity taking place in the video "
     "briefly in one or two complete sentences."
@@ -36,25 +38,10 @@ class Captioner(abc.ABC):
         """videos: each uint8 (N, H, W, 3) -> one caption per video (greedy decoding)."""
 
 
-def resolve_device(device: str = "auto") -> str:
-    torch = require("torch", what="captioning")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device} asked for, but torch sees no CUDA GPU; use --device cpu")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str):
+def resolve_dtype(dtype: str, device):
     """'auto' -> bf16 on a CUDA GPU that supports it, fp16 on other GPUs, fp32 on CPU."""
-    torch = require("torch", what="captioning")
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    if dtype == "auto":
-        if not device.startswith("cuda"):
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    require("torch", what="captioning")
+    return resolve_device_dtype(dtype, device, prefer_bf16=True)
 
 
 def read_model_json(model: str, filename: str) -> dict | None:
@@ -93,27 +80,3 @@ def load_model_config(model: str, trust_remote_code: bool = False):
             f"cannot load captioner {model!r} ({first[:160]}): pass a local model folder or a Hugging Face id "
             "that is downloaded (offline: HF_HUB_OFFLINE=1 needs it in the cache)"
         ) from exc
-
-
-# model_type -> backend; SmolVLM v1 checkpoints are model_type idefics3
-SMOLVLM_TYPES = ("smolvlm", "idefics3")
-QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
-
-
-def load_captioner(model: str, device: str = "auto", dtype: str = "auto",
-                   trust_remote_code: bool = False) -> Captioner:
-    """A Captioner for a Hugging Face id or local folder, picked by its config's model_type."""
-    config = load_model_config(model, trust_remote_code)
-    kind = getattr(config, "model_type", "")
-    if kind in SMOLVLM_TYPES:
-        from levil_edge.captioning.smolvlm import SmolVLMCaptioner
-
-        return SmolVLMCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
-    if kind in QWEN_TYPES:
-        from levil_edge.captioning.qwen import QwenVLCaptioner
-
-        return QwenVLCaptioner(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
-    raise TeacherError(
-        f"{model!r} is a {kind or 'unknown'} model; captioners supported: SmolVLM/SmolVLM2 "
-        f"({', '.join(SMOLVLM_TYPES)}) and Qwen2-VL/Qwen2.5-VL/Qwen3-VL ({', '.join(QWEN_TYPES)})"
-    )

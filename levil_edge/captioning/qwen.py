@@ -19,6 +19,7 @@ from levil_edge.captioning.base import (
     resolve_device,
     resolve_dtype,
 )
+from levil_edge.captioning.registry import register_captioner
 from levil_edge.errors import MissingExtraError, TeacherError
 from levil_edge.utils.extras import has_module, require
 
@@ -35,6 +36,7 @@ def video_messages(prompt: str) -> list[dict]:
     return [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
 
 
+@register_captioner("qwen2_vl", "qwen2_5_vl", "qwen3_vl", family="Qwen2-VL/Qwen2.5-VL/Qwen3-VL")
 class QwenVLCaptioner(Captioner):
     wants_timing = True  # the runner passes fps and frame indices (see caption(metas=...))
 

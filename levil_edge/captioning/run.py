@@ -11,7 +11,6 @@ concatenate the files (``vocab`` drops a path seen twice).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Callable, Sequence
 from levil_edge.captioning.base import DEFAULT_FRAMES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, Captioner
 from levil_edge.errors import UsageError
 from levil_edge.utils.io import append_jsonl, ensure_writable, read_jsonl
+from levil_edge.utils.shards import shard_of
 
 
 NUM_SAMPLES = 3
@@ -68,11 +68,6 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if n < 1 or not 0 <= i < n:
         raise UsageError(f"--shard {text}: need 0 <= i < n (shards are numbered from 0)")
     return i, n
-
-
-def shard_of(path: str, n: int) -> int:
-    """Stable across processes and machines (unlike ``hash``), independent of the list order."""
-    return int.from_bytes(hashlib.sha1(path.encode("utf-8")).digest()[:8], "big") % n
 
 
 def select_shard(paths: Sequence[str], shard: tuple[int, int]) -> list[str]:
@@ -213,7 +208,7 @@ def caption_dataset(
 ) -> CaptionReport:
     """Caption every video of a dataset spec (see ``levil_edge.data.specs``) with ``model``.
     The model is loaded only when some video of this shard is not captioned yet."""
-    from levil_edge.captioning.base import load_captioner
+    from levil_edge.captioning.factory import load_captioner
     from levil_edge.data.specs import load_spec
 
     spec = load_spec(spec, root=root)

@@ -23,6 +23,7 @@ from levil_edge.captioning.base import (
     resolve_device,
     resolve_dtype,
 )
+from levil_edge.captioning.registry import register_captioner
 from levil_edge.errors import TeacherError
 from levil_edge.utils.extras import require
 
@@ -77,6 +78,7 @@ def build_processor(model: str, config, trust_remote_code: bool = False):
     )
 
 
+@register_captioner("smolvlm", "idefics3", family="SmolVLM/SmolVLM2")  # SmolVLM v1 checkpoints are idefics3
 class SmolVLMCaptioner(Captioner):
     def __init__(self, model: str, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False):
         transformers = require("transformers", what="SmolVLM captioning")

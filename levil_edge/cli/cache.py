@@ -58,6 +58,7 @@ def fill(
 
     Example: levil-edge cache fill --teacher openai/clip-vit-base-patch32 --data videos/ --cache runs/cache --shard 0/4
     """
+    from levil_edge.adapt import adapter_hook
     from levil_edge.data.specs import load_spec, read_labels
     from levil_edge.teachers import load_teacher
     from levil_edge.teachers.cache import parse_shard
@@ -70,7 +71,7 @@ def fill(
     ensure_writable(cache, "folder")  # before the teacher loads
     spec = load_spec(data, root=root)
     model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                         batch_size=batch_size, num_frames=frames, adapter=adapter)  # fmt: skip
+                         batch_size=batch_size, num_frames=frames, feature_hook=adapter_hook(adapter))  # fmt: skip
     sets = [(read_labels(labels), template or PSEUDO_LABEL_TEMPLATE)] if labels else None
     report = fill_cache(spec.items, model, cache, views=views, shard=shard_t, decoder=decoder.value,
                         label_sets=sets, retry_bad=retry_bad, progress=not json_out)  # fmt: skip

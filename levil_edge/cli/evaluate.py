@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
 
         Example: levil-edge evaluate --model runs/zsd-ft --data ucf/:1:test --clips 10 --out runs/zsd-ft/eval
         """
-        from levil_edge.evaluation import report_tables
-        from levil_edge.train.evaluate import evaluate
+        from levil_edge.eval_report import report_tables
+        from levil_edge.train.eval_checkpoint import evaluate
 
         report = evaluate(model, data, clips=clips, labels=labels, out=out, decoder=decoder.value,
                           device=device, root=root)

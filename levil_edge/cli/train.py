@@ -41,14 +41,14 @@ WarmupOpt = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-u
 ClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm; 0 disables.")]
 AmpOpt = Annotated[Amp, typer.Option("--amp", help="Mixed precision: auto = bf16 on CUDA, none on CPU.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading worker processes (0 = in the main process).")]
-SizeOpt = Annotated[int, typer.Option("--size", help="Crop size: 112 for edge students, 224 = paper setting.")]
-FramesOpt = Annotated[int, typer.Option("--frames", help="Frames per clip (LEViL: 8).")]
-StrideOpt = Annotated[int, typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL).")]
+SizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size (224 = paper setting); default: the student's.")]
+FramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip (LEViL: 8); default: the student's.")]
+StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL); default: the student's.")]
 _FROM_INIT = " Default: the --init checkpoint's, else {}."
 FtStudentOpt = Annotated[Optional[str], typer.Option("--student", help="Student model (see `levil-edge models`)." + _FROM_INIT.format("r3d_18"))]
-FtSizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size." + _FROM_INIT.format("112"))]
-FtFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip." + _FROM_INIT.format("8"))]
-FtStrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride." + _FROM_INIT.format("1"))]
+FtSizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size." + _FROM_INIT.format("the student's"))]
+FtFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip." + _FROM_INIT.format("the student's"))]
+FtStrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride." + _FROM_INIT.format("the student's"))]
 FlipOpt = Annotated[float, typer.Option("--flip", help="Horizontal-flip probability; 0 when left/right matters to the labels.")]
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
 StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
@@ -125,9 +125,9 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 4,
         seed: SeedOpt = 0,
         device: DeviceOpt = "auto",
-        frames: FramesOpt = 8,
-        stride: StrideOpt = 1,
-        size: SizeOpt = 112,
+        frames: FramesOpt = None,
+        stride: StrideOpt = None,
+        size: SizeOpt = None,
         decoder: DecoderOpt = Decoder.auto,
         ram_cache_mb: RamCacheOpt = 0,
         root: RootOpt = None,
@@ -147,12 +147,13 @@ def register(app: typer.Typer) -> None:
 
         Example: levil-edge distill --videos clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
         """
+        from levil_edge.adapt import adapter_hook
         from levil_edge.train import DistillOptions, distill
 
         if teacher_adapter is not None and feature_weight <= 0:
             raise UsageError("--teacher-adapter only changes the feature-distillation target: add --feature-weight (e.g. 1.0)")
         opts = DistillOptions(videos=videos, vocab=str(vocab), teacher=teacher, feature_weight=feature_weight,
-                              teacher_adapter=str(teacher_adapter) if teacher_adapter else None, tau=tau, template=template,
+                              teacher_adapter=adapter_hook(teacher_adapter), tau=tau, template=template,
                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
                                         save_every, stop_after, resume, tensorboard, trust_remote_code,

@@ -93,7 +93,7 @@ def _silent(stage: str, title: str, text: str) -> None:
 
 def flip_supported() -> bool:
     """Whether levil_edge.train can switch off horizontal-flip augmentation."""
-    from levil_edge.train.config import TrainOptions
+    from levil_edge.train.run_options import TrainOptions
 
     return "flip" in {f.name for f in dataclasses.fields(TrainOptions)}
 

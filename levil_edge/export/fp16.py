@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from levil_edge.artifacts import FP16_FILE, INT8_TRT_FP16_FILE
+from levil_edge.export.agreement import try_agreement
 from levil_edge.export.modelopt_support import INSTALL_HINT, available  # noqa: F401 - available() is this module's API
 
 AUTOCAST_CLIPS = 16  # clips AutoCast runs through ORT to find FP16 overflows
@@ -96,27 +97,6 @@ def export_fp16_model(out: Path, cfg, clips, max_batch: int | None, decoder: str
     agree, note = try_agreement(out / FP32_FILE, path, clips.heldout, max_batch, cfg)
     row = file_row(path, "fp16", "AutoCast" + note, agree["top1_agreement"], agree["logit_cosine"])
     return {"written": True, **info, "agreement": agree, "rows": [row], "files": {FP16_FILE: "fp16"}}
-
-
-def try_agreement(fp32: Path, path: Path, heldout: np.ndarray, max_batch: int | None, cfg) -> tuple[dict, str]:
-    """Agreement of ``path`` with FP32 through ORT CPU, or (None figures, a note saying why not):
-    ORT's CPU provider lacks some FP16 kernels, and the file is for TensorRT anyway."""
-    from levil_edge.errors import RuntimeModelError
-    from levil_edge.export.int8 import _agreement
-
-    try:
-        return _agreement(fp32, path, heldout, max_batch, cfg), ""
-    except (RuntimeModelError, *_ort_errors()) as exc:
-        reason = str(exc).splitlines()[0][:200]
-        return ({"top1_agreement": None, "logit_cosine": None, "error": f"ONNX Runtime CPU cannot run it: {reason}"},
-                " (agreement not measured: ONNX Runtime CPU cannot run it)")
-
-
-def _ort_errors() -> tuple[type[BaseException], ...]:
-    from onnxruntime.capi import onnxruntime_pybind11_state as st
-
-    return tuple(getattr(st, n) for n in ("Fail", "NotImplemented", "RuntimeException", "InvalidArgument", "InvalidGraph")
-                 if hasattr(st, n))
 
 
 def _save(model, out_path: str | Path) -> None:

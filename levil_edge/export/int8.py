@@ -89,13 +89,14 @@ def _trt_form(out, cfg, prep, ranges, x, quantizer, props, heldout, max_batch, w
 
 def _cpu_form(out, cfg, prep, ranges, props, heldout, max_batch, info) -> None:
     from levil_edge import artifacts as A
+    from levil_edge.export.agreement import ort_agreement
     from levil_edge.export.quantize import finalize, quantize_from_ranges
     from levil_edge.export.report import file_row
 
     path = out / A.INT8_CPU_FILE
     quantize_from_ranges(prep, ranges, path, "cpu")
     finalize(path, cfg, {**props, "int8_form": "cpu"})
-    a = info["agreement"][path.name] = _agreement(out / A.FP32_FILE, path, heldout, max_batch, cfg)
+    a = info["agreement"][path.name] = ort_agreement(out / A.FP32_FILE, path, heldout, max_batch, cfg)
     info["files"][path.name] = "int8-cpu"
     info["rows"].append(file_row(path, "int8-cpu", "ORT CPU form", a["top1_agreement"], a["logit_cosine"]))
 
@@ -118,7 +119,7 @@ def _trt_fp16_form(out, cfg, trt: Path, props, heldout, max_batch, info) -> None
 def _add_trt_row(out, cfg, path: Path, note: str, heldout, max_batch, info) -> None:
     """TensorRT check, agreement with FP32 and the table row (Q/DQ count, layers left in float)."""
     from levil_edge import artifacts as A
-    from levil_edge.export.fp16 import try_agreement
+    from levil_edge.export.agreement import try_agreement
     from levil_edge.export.report import file_row
     from levil_edge.export.trt_check import check_trt_compat
 
@@ -155,14 +156,3 @@ def _calibration_clips(cfg, paths, calib_clips, max_batch, decoder, seed, warnin
             "pass more videos or a larger --calib-clips"
         )
     return x, {**stats, "batch": batch}
-
-
-def _agreement(fp32: Path, int8: Path, x, max_batch, cfg) -> dict[str, float]:
-    """Top-1 agreement and logit cosine of the INT8 file vs the FP32 ONNX (ORT CPU) on held-out clips."""
-    from levil_edge.metrics import agreement
-    from levil_edge.runtime.model import load_model
-
-    bs = 1 if max_batch is None else min(8, max_batch)
-    a = load_model(fp32, providers=["cpu"], cfg=cfg).predict(x, bs)
-    b = load_model(int8, providers=["cpu"], cfg=cfg).predict(x, bs)
-    return agreement(a, b)

@@ -171,7 +171,7 @@ def _spec(data, labels, root, max_videos):
 def _truth(spec, models) -> dict[Any, np.ndarray | None]:
     """Each model's label index per video (the check ``evaluate`` makes: a model whose classes are not
     the data's is refused before anything runs); None for unlabelled data."""
-    from levil_edge.evaluation import dataset_labels
+    from levil_edge.eval_report import dataset_labels
 
     if any(it.label is None for it in spec.items):
         return {m.path: None for m in models}

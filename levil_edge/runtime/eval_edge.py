@@ -1,7 +1,7 @@
 """K-clip evaluation of an exported model (.onnx / .engine) on labelled videos. Torch-free.
 
 ``levil-edge evaluate`` dispatches .onnx/.engine files here; ``bench --data`` uses it too, and
-the report is built by the shared ``levil_edge.evaluation`` / ``levil_edge.metrics`` code."""
+the report is built by the shared ``levil_edge.eval_report`` / ``levil_edge.metrics`` code."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _item(it: Any) -> tuple[str, int | None]:
 
 def video_scores(model, path: str, num_clips: int, decoder: Any, batch_size: int | None = None) -> np.ndarray:
     """(C,) video score: mean of the K clips' softmax (the evaluation protocol's aggregation)."""
-    from levil_edge.evaluation import aggregate_clip_scores
+    from levil_edge.eval_report import aggregate_clip_scores
     from levil_edge.runtime.preprocess import video_to_input
 
     x = video_to_input(path, model.cfg, num_clips, decoder)  # (K, 3, T, S, S)
@@ -49,7 +49,7 @@ def evaluate_model(
     ``path``: a model file or an already loaded ``EdgeModel``. ``items``: VideoItem-like objects,
     (path, label) pairs or paths. Videos that fail to decode are skipped (logged); labels of the
     kept videos are returned as the items give them (-1 where an item has none): map them onto the
-    model's classes with ``levil_edge.evaluation.dataset_labels``."""
+    model's classes with ``levil_edge.eval_report.dataset_labels``."""
     from levil_edge.data.decoders import get_decoder
     from levil_edge.runtime.model import EdgeModel, load_model
     from levil_edge.utils.progress import track

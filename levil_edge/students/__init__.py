@@ -1,17 +1,18 @@
-"""Student models: a registry + factory and the shared interface (torch).
+"""Student models: a registry (``registry.py``), a factory above it (``factory.py``) and the
+shared interface (torch).
 
 >>> from levil_edge.students import create_student
 >>> model = create_student("x3d_xs", num_classes=10, embed_dim=512)
 """
 
 from levil_edge.students.base import Student
-from levil_edge.students.registry import (
+from levil_edge.students.factory import (
     create_student,
     get_default_cfg,
     list_students,
-    register_student,
     student_config,
 )
+from levil_edge.students.registry import register_student
 
 __all__ = [
     "Student",

@@ -60,7 +60,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 8, 112, 
 def describe_student(name: str, num_classes: int = 400) -> dict:
     """One row of ``levil-edge models``: params and GFLOPs at the student's default clip
     (``num_classes`` only changes the head; 400 = Kinetics, the figure papers quote)."""
-    from levil_edge.students.registry import create_student, get_default_cfg
+    from levil_edge.students.factory import create_student, get_default_cfg
 
     cfg = get_default_cfg(name)
     model = create_student(name, num_classes)
@@ -80,6 +80,6 @@ def describe_student(name: str, num_classes: int = 400) -> dict:
 
 
 def describe_students(num_classes: int = 400) -> list[dict]:
-    from levil_edge.students.registry import list_students
+    from levil_edge.students.factory import list_students
 
     return [describe_student(name, num_classes) for name in list_students()]

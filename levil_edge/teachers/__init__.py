@@ -14,6 +14,7 @@ __all__ = [
     "TeacherCache",
     "fill_cache",
     "soft_targets_from_embeddings",
+    "soft_targets_from_cosines",
     "PSEUDO_LABEL_TEMPLATE",
     "TARGET_CLASS_TEMPLATE",
     "DEFAULT_TAU",
@@ -23,14 +24,15 @@ _LAZY = {
     "load_teacher": "levil_edge.teachers.loading",
     "Teacher": "levil_edge.teachers.base",
     "TeacherTargets": "levil_edge.teachers.targets",
-    "soft_targets_from_embeddings": "levil_edge.teachers.targets",
+    "soft_targets_from_embeddings": "levil_edge.teachers.formula",
+    "soft_targets_from_cosines": "levil_edge.teachers.formula",
     "TeacherCache": "levil_edge.teachers.cache",
-    "fill_cache": "levil_edge.teachers.cache",
+    "fill_cache": "levil_edge.teachers.fill",
     "PSEUDO_LABEL_TEMPLATE": "levil_edge.teachers.prompts",
     "TARGET_CLASS_TEMPLATE": "levil_edge.teachers.prompts",
 }
 
-DEFAULT_TAU = 1.0 / 50.0
+from levil_edge.config import DEFAULT_TAU  # noqa: E402,F401 - re-exported
 
 
 def __getattr__(name: str) -> Any:

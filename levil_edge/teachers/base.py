@@ -11,10 +11,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from levil_edge.config import DEFAULT_TAU
 from levil_edge.errors import TeacherError, UsageError
+from levil_edge.teachers.formula import check_tau, soft_targets_from_cosines
 from levil_edge.teachers.prompts import Templates, as_templates, format_prompts
-
-DEFAULT_TAU = 1.0 / 50.0
 
 # A batch of videos: uint8 (B, N, H, W, 3), or a list of B uint8 (N, H, W, 3) arrays whose frame
 # sizes may differ (the image processor resizes them all to the teacher's input size).
@@ -149,23 +149,18 @@ class Teacher:
         self, frames: Frames, labels: Sequence[str], template: Templates | None = None, tau: float = DEFAULT_TAU
     ) -> torch.Tensor:
         """cos / tau, (B, M). The teacher's own learned logit scale is not used: one tau for all."""
-        _check_tau(tau)
+        check_tau(tau)
         return self.cosine(frames, labels, template) / tau
 
     def soft_targets(
         self, frames: Frames, labels: Sequence[str], template: Templates | None = None, tau: float = DEFAULT_TAU
     ) -> torch.Tensor:
         """LEViL soft targets q = softmax(cos / tau) over the labels, (B, M)."""
-        return self.logits(frames, labels, template, tau).softmax(-1)
+        return soft_targets_from_cosines(self.cosine(frames, labels, template), tau)
 
 
 def _l2(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(x.float(), dim=-1)
-
-
-def _check_tau(tau: float) -> None:
-    if not tau > 0:
-        raise UsageError(f"tau must be positive, got {tau} (LEViL uses 1/50 = 0.02)")
 
 
 def _as_video_list(frames: Frames) -> list[np.ndarray]:

@@ -39,7 +39,7 @@ FORMAT = "levil-edge-teacher-cache"
 VERSION = 1
 SCHEME = "uniform-offset-v1"  # how view k's frames are picked: see view_indices
 
-__all__ = ["TeacherCache", "Sampling", "view_indices", "video_key", "text_key", "fill_cache"]
+__all__ = ["TeacherCache", "Sampling", "view_indices", "video_key", "text_key", "item_path"]
 
 
 # --------------------------------------------------------------------------- sampling and keys
@@ -88,15 +88,18 @@ def video_key(path: str | os.PathLike, teacher_id: str, sampling: Sampling) -> s
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:24]
 
 
+def item_path(item: Any) -> str:
+    """The video path of a list item: a path, a ``{"path": ...}`` dict or anything with ``.path``
+    (``levil_edge.data.specs.VideoItem``)."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, dict):
+        return os.fspath(item["path"])
+    return os.fspath(item.path)
+
+
 def text_key(teacher_id: str, templates_key: str, text: str) -> str:
     return hashlib.sha1(f"{teacher_id}\x1d{templates_key}\x1d{text}".encode("utf-8")).hexdigest()[:24]
-
-
-def shard_of(path: str | os.PathLike, num_shards: int) -> int:
-    """Stable shard of a video: hash of its absolute path (the same on every machine with the
-    same paths, whatever order the list comes in)."""
-    digest = hashlib.sha1(os.path.abspath(os.fspath(path)).encode("utf-8")).hexdigest()
-    return int(digest[:8], 16) % num_shards
 
 
 def shard_tag(shard: tuple[int, int]) -> str:
@@ -332,10 +335,3 @@ class TeacherCache:
             "complete_shards": sum(bool(m.get("complete")) for m in manifests),
             "size_mb": round(size / 2**20, 2),
         }
-
-
-def fill_cache(*args, **kwargs):
-    """See ``levil_edge.teachers.fill.fill_cache`` (kept here as the documented entry point)."""
-    from levil_edge.teachers.fill import fill_cache as _fill
-
-    return _fill(*args, **kwargs)

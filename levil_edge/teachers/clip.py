@@ -7,8 +7,10 @@ from typing import Sequence
 import torch
 
 from levil_edge.teachers.base import Frames, Teacher
+from levil_edge.teachers.registry import register_teacher
 
 
+@register_teacher({"clip": "CLIPModel", "metaclip_2": "MetaClip2Model"})
 class CLIPTeacher(Teacher):
     """Video embedding = mean over frames of the L2-normalised per-frame image embeddings
     (transformers 5.x: the projected embedding is ``get_image_features(...).pooler_output``),

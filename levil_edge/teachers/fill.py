@@ -16,10 +16,11 @@ import numpy as np
 from rich.progress import TextColumn
 
 from levil_edge.errors import DecodeError, UsageError
-from levil_edge.teachers.cache import Sampling, TeacherCache, shard_of, shard_tag, video_key, view_indices
+from levil_edge.teachers.cache import Sampling, TeacherCache, item_path, shard_tag, video_key, view_indices
 from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE, as_templates, label_set_hash
-from levil_edge.teachers.targets import _path_of, text_embeddings
+from levil_edge.teachers.targets import text_embeddings
 from levil_edge.utils.progress import progress_bar
+from levil_edge.utils.shards import shard_of
 
 LabelSets = Sequence[Any]  # label lists, or (labels, template) pairs
 
@@ -98,7 +99,7 @@ def fill_cache(
     _cache_label_texts(cache, teacher, sets)
     hashes = [label_set_hash(labels, templates) for labels, templates in sets] if teacher.kind == "logits" else []
 
-    paths = [_path_of(it) for it in items]
+    paths = [item_path(it) for it in items]
     mine = [p for p in paths if shard_of(p, n_shards) == i_shard]
     manifest = _start_manifest(cache, tag, shard, sampling, sets)
     known_bad = {b["key"] for b in manifest["bad"]} if not retry_bad else set()

@@ -1,6 +1,7 @@
-"""``load_teacher``: a Hugging Face model id or local folder -> a ``Teacher``.
+"""``load_teacher`` (the teacher factory): a Hugging Face model id or local folder -> a ``Teacher``.
 
-Dispatch is on the config's ``model_type``. Nothing is downloaded unless the id is not cached
+Dispatch is on the config's ``model_type`` through ``registry.py``, which the teacher modules
+fill with ``@register_teacher``. Nothing is downloaded unless the id is not cached
 and the network is reachable (``HF_HUB_OFFLINE=1`` forbids it); remote code runs only with
 ``trust_remote_code=True``."""
 
@@ -9,56 +10,24 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 from levil_edge.errors import TeacherError, UsageError
+from levil_edge.teachers.registry import registered_model_types, teacher_backend
+from levil_edge.utils.device import resolve_device, resolve_dtype
 from levil_edge.utils.extras import require
-
-# model_type -> (transformers model class, teacher class path)
-_BACKENDS = {
-    "clip": ("CLIPModel", "levil_edge.teachers.clip:CLIPTeacher"),
-    "metaclip_2": ("MetaClip2Model", "levil_edge.teachers.clip:CLIPTeacher"),
-    "siglip": ("SiglipModel", "levil_edge.teachers.siglip:SiglipTeacher"),
-    "siglip2": ("Siglip2Model", "levil_edge.teachers.siglip:SiglipTeacher"),
-    "xclip": ("XCLIPModel", "levil_edge.teachers.xclip:XCLIPTeacher"),
-}
-_DTYPES = {
-    "float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16", "half": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-}  # fmt: skip
 
 DEFAULT_BATCH_SIZE = 8
 
 
+def _ensure_builtin() -> None:
+    # Importing the teacher modules runs their @register_teacher decorators (torch + transformers).
+    from levil_edge.teachers import clip, siglip, xclip  # noqa: F401
+
+
 def supported_model_types() -> list[str]:
-    return sorted(_BACKENDS)
-
-
-def resolve_device(device: str = "auto"):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise UsageError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TeacherError(f"device {device!r} asked for but CUDA is not available here: use --device cpu")
-    return dev
-
-
-def resolve_dtype(dtype, device):
-    """None -> float16 on CUDA, float32 on CPU (CPU half-precision matmuls are slow or missing)."""
-    import torch
-
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    name = _DTYPES.get(str(dtype).lower())
-    if name is None:
-        raise UsageError(f"unknown dtype {dtype!r}: use float32, float16 or bfloat16")
-    return getattr(torch, name)
+    _ensure_builtin()
+    return registered_model_types()
 
 
 def load_teacher(
@@ -70,26 +39,28 @@ def load_teacher(
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_frames: int | None = None,
     revision: str | None = None,
-    adapter: str | os.PathLike | None = None,
+    feature_hook: Optional[Callable[[Any], Any]] = None,
 ):
     """Load a frozen teacher.
 
     ``num_frames``: frames per video (default 8; X-CLIP's is fixed by its config).
-    ``adapter``: a Co-Settle adapter folder (``levil-edge adapt``); attached through
-    ``levil_edge.adapt.attach_adapter(teacher, adapter)`` when that module provides it."""
+    ``feature_hook``: called as ``feature_hook(teacher)`` once the teacher is built, to give it
+    extra features (``teacher.embed_features``), e.g. ``levil_edge.adapt.adapter_hook(folder)``
+    for a Co-Settle adapter. The caller (train, the CLI) loads it: teachers never import adapt."""
     require("torch", what="teachers")
     transformers = require("transformers", what="teachers")
     source = str(model_id_or_path)
     config = _load_config(transformers, source, revision, trust_remote_code)
     model_type = getattr(config, "model_type", None)
-    if model_type not in _BACKENDS:
+    backend = teacher_backend(model_type) if model_type in supported_model_types() else None
+    if backend is None:
         raise TeacherError(
             f"{source} is a {model_type!r} model; supported teachers: {', '.join(supported_model_types())} "
             "(CLIP, MetaCLIP-2, SigLIP, SigLIP 2, X-CLIP)"
         )
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    model_cls_name, teacher_path = _BACKENDS[model_type]
+    model_cls_name, teacher_cls = backend
     kw = dict(revision=revision, trust_remote_code=trust_remote_code)
     from levil_edge.utils.progress import progress_enabled
 
@@ -102,7 +73,6 @@ def load_teacher(
     except (OSError, ValueError) as exc:
         raise TeacherError(f"cannot load teacher {source}: {_short(exc)}") from exc
     frames = _num_frames(config, model_type, num_frames)
-    teacher_cls = _import(teacher_path)
     teacher = teacher_cls(
         model,
         tokenizer,
@@ -113,8 +83,8 @@ def load_teacher(
         device=dev,
         dtype=torch_dtype,
     )
-    if adapter is not None:
-        _attach_adapter(teacher, adapter)
+    if feature_hook is not None:
+        feature_hook(teacher)
     return teacher
 
 
@@ -193,21 +163,6 @@ def weights_hash(folder: Path, chunk: int = 1 << 20) -> str:
             while block := f.read(chunk):
                 h.update(block)
     return h.hexdigest()[:12]
-
-
-def _attach_adapter(teacher, adapter) -> None:
-    try:
-        from levil_edge.adapt import attach_adapter  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise TeacherError(f"cannot use adapter {adapter}: this install has no levil_edge.adapt.attach_adapter") from exc
-    attach_adapter(teacher, adapter)
-
-
-def _import(path: str):
-    import importlib
-
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _short(exc: Exception) -> str:

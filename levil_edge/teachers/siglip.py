@@ -11,8 +11,10 @@ from typing import Sequence
 import torch
 
 from levil_edge.teachers.clip import CLIPTeacher
+from levil_edge.teachers.registry import register_teacher
 
 
+@register_teacher({"siglip": "SiglipModel", "siglip2": "Siglip2Model"})
 class SiglipTeacher(CLIPTeacher):
     @property
     def embed_dim(self) -> int:

@@ -23,39 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from levil_edge.config import DEFAULT_TAU
 from levil_edge.errors import CacheError, UsageError
-from levil_edge.teachers.cache import Sampling, TeacherCache, text_key, video_key
+from levil_edge.teachers.formula import soft_targets_from_cosines, soft_targets_from_embeddings  # noqa: F401 - re-exported
+from levil_edge.teachers.cache import Sampling, TeacherCache, item_path, text_key, video_key
 from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE, Templates, as_templates, label_set_hash, templates_key
-
-DEFAULT_TAU = 1.0 / 50.0
-
-
-def soft_targets_from_embeddings(video_emb, text_emb, tau: float = DEFAULT_TAU):
-    """q = softmax((video_emb @ text_emb.T) / tau) over the labels.
-
-    video_emb (B, D) and text_emb (M, D), both L2-normalised -> (B, M). numpy in, numpy out
-    (float32); torch in, torch out (differentiable, same device)."""
-    if not tau > 0:
-        raise UsageError(f"tau must be positive, got {tau} (LEViL uses 1/50 = 0.02)")
-    if type(video_emb).__module__.startswith("torch"):
-        return (video_emb @ text_emb.T / tau).softmax(-1)
-    cos = np.asarray(video_emb, dtype=np.float32) @ np.asarray(text_emb, dtype=np.float32).T  # (B, M)
-    return _softmax(cos / tau)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def _path_of(item: Any) -> str:
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item)
-    if isinstance(item, dict):
-        return os.fspath(item["path"])
-    return os.fspath(item.path)
-
 
 def resolve_sampling(cache: TeacherCache, views: int | None, num_frames: int | None, paths: Sequence[str] = ()) -> Sampling:
     """The sampling to read: the one asked for; if several fit (e.g. 1 view for training and 10
@@ -117,7 +89,7 @@ class TeacherTargets:
         id must match the cache). ``strict``: raise CacheError when a video is neither cached nor
         recorded as undecodable; with ``strict=False`` such rows are just invalid (``.valid``)."""
         cache = TeacherCache.open(cache_dir, teacher=teacher)
-        paths = [_path_of(it) for it in items_or_paths]
+        paths = [item_path(it) for it in items_or_paths]
         self = cls(cache, paths, resolve_sampling(cache, views, num_frames, paths))
         missing = self._missing()
         if strict and missing:
@@ -238,9 +210,7 @@ class TeacherTargets:
 
     def soft_targets(self, indices: Sequence[int], views: Sequence[int] | int = 0, tau: float = DEFAULT_TAU) -> np.ndarray:
         """(B, M) float32 softmax(cos / tau): LEViL's q for a batch (same formula for every teacher)."""
-        if not tau > 0:
-            raise UsageError(f"tau must be positive, got {tau} (LEViL uses 1/50 = 0.02)")
-        return _softmax(self.cosines(indices, views) / tau)
+        return soft_targets_from_cosines(self.cosines(indices, views), tau)
 
 
 def text_embeddings(cache: TeacherCache, labels: list[str], templates: list[str], teacher=None) -> np.ndarray:

@@ -18,10 +18,12 @@ from typing import Sequence
 
 import torch
 
-from levil_edge.teachers.base import Frames, Teacher, _as_video_list, _check_tau, check_frames_match
+from levil_edge.teachers.base import Frames, Teacher, _as_video_list, check_frames_match
 from levil_edge.teachers.prompts import Templates, as_templates, format_prompts
+from levil_edge.teachers.registry import register_teacher
 
 
+@register_teacher({"xclip": "XCLIPModel"})
 class XCLIPTeacher(Teacher):
     kind = "logits"
 
@@ -89,10 +91,6 @@ class XCLIPTeacher(Teacher):
     def cosine(self, frames: Frames, labels: Sequence[str], template: Templates | None = None) -> torch.Tensor:
         """(B, M) cosine between each video and its video-conditioned label prompts."""
         return self.cosine_prepared(frames, self.prepare_labels(list(labels), template))
-
-    def logits(self, frames: Frames, labels: Sequence[str], template: Templates | None = None, tau: float = 0.02):
-        _check_tau(tau)
-        return self.cosine(frames, labels, template) / tau
 
     def embed_labels(self, labels: Sequence[str], template: Templates | None = None) -> torch.Tensor:
         """Video-independent text embeddings (before X-CLIP's video prompt): only an approximation

@@ -14,7 +14,8 @@ import numpy as np
 from levil_edge.errors import DatasetError, UsageError
 from levil_edge.metrics import summarize
 from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE, Templates, as_templates, humanize_label
-from levil_edge.teachers.targets import DEFAULT_TAU, TeacherTargets
+from levil_edge.config import DEFAULT_TAU
+from levil_edge.teachers.targets import TeacherTargets
 
 
 def class_prompts(class_names: Sequence[str], humanize: bool = True) -> list[str]:

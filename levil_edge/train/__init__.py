@@ -12,7 +12,7 @@ __all__ = ["distill", "finetune", "evaluate", "DistillOptions", "FinetuneOptions
 
 # Bound eagerly: the submodules share these names, and a lazily resolved attribute would be
 # shadowed by the submodule once it is imported.
-from levil_edge.train.config import DistillOptions, FinetuneOptions, TrainOptions  # noqa: E402
+from levil_edge.train.run_options import DistillOptions, FinetuneOptions, TrainOptions  # noqa: E402
 from levil_edge.train.distill import distill  # noqa: E402
-from levil_edge.train.evaluate import evaluate  # noqa: E402
+from levil_edge.train.eval_checkpoint import evaluate  # noqa: E402
 from levil_edge.train.finetune import finetune  # noqa: E402

@@ -15,7 +15,7 @@ import torch
 
 from levil_edge.config import KINETICS_MEAN, KINETICS_STD
 from levil_edge.errors import UsageError
-from levil_edge.train.config import TrainOptions
+from levil_edge.train.run_options import TrainOptions
 from levil_edge.train.ddp import DistInfo, barrier, init_distributed
 from levil_edge.train.run import RunFolder
 
@@ -43,7 +43,7 @@ def check_options(opts: TrainOptions) -> None:
     student = _student_name(opts)
     if student is not None:
         check_size(student, opts.size)
-    from levil_edge.train.ddp import resolve_device
+    from levil_edge.utils.device import resolve_device
     from levil_edge.train.loop import resolve_amp
 
     resolve_amp(opts.amp, resolve_device(opts.device))  # e.g. fp16 on CPU: refuse before any work
@@ -76,9 +76,22 @@ def _student_name(opts: TrainOptions) -> str | None:
         return None
 
 
+GEOMETRY = ("frames", "stride", "size")
+
+
+def with_student_geometry(opts: TrainOptions) -> TrainOptions:
+    """``opts`` with frames / stride / size left None filled from the student's registry default cfg."""
+    from levil_edge.students.factory import get_default_cfg
+
+    if all(getattr(opts, k) is not None for k in GEOMETRY):
+        return opts
+    cfg = get_default_cfg(opts.student)
+    return dataclasses.replace(opts, **{k: cfg[k] for k in GEOMETRY if getattr(opts, k) is None})
+
+
 def check_size(student: str, size: int | None) -> None:
     """Refuse a crop ``size`` the student cannot train on (None: the student's default)."""
-    from levil_edge.students.registry import get_default_cfg
+    from levil_edge.students.factory import get_default_cfg
 
     cfg = get_default_cfg(student)
     size = cfg["size"] if size is None else size

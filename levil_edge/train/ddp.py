@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from levil_edge.errors import UsageError
+from levil_edge.utils.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,6 @@ class DistInfo:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks CUDA when present; an explicit 'cuda' on a machine without it is an error, not a
-    quiet fallback to CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device} asked for CUDA but torch sees no GPU: use --device cpu")
-    return dev
 
 
 def init_distributed(device: str = "auto") -> DistInfo:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from levil_edge.train.config import DistillOptions
+from levil_edge.train.run_options import DistillOptions
 
 
 def read_vocab(path: str | Path) -> list[str]:
@@ -40,10 +40,12 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
     from levil_edge.train import common
     from levil_edge.train.data import Source
     from levil_edge.train.loop import Trainer
-    from levil_edge.train.targets import TeacherSetup, load_target_table
+    from levil_edge.train.target_table import TeacherSetup, feature_hook, load_target_table
     from levil_edge.train.tasks import DistillTask
 
     opts = opts or DistillOptions(**kwargs)
+    feature_hook(opts.teacher_adapter)  # a bare folder is refused before any work
+    opts = common.with_student_geometry(opts)  # frames / stride / size: the student's unless set
     vocab = read_vocab(opts.vocab)
     dist, run = common.setup(opts)
     spec = load_spec(opts.videos, root=opts.root)

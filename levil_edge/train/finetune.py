@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from levil_edge.train.config import FinetuneOptions
+from levil_edge.train.run_options import FinetuneOptions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def labeled_pools(opts: FinetuneOptions, classes: list[str], run_path: Path | No
     from levil_edge.data.specs import DatasetSpec, VideoItem, load_spec
     from levil_edge.data.subsets import split_labeled, write_list
     from levil_edge.errors import DatasetError
-    from levil_edge.evaluation import label_index_map
+    from levil_edge.eval_report import label_index_map
 
     spec = load_spec(opts.train, root=opts.root)
     if not spec.items:
@@ -59,13 +59,14 @@ def init_student(opts: FinetuneOptions, num_classes: int):
     """-> (model with a fresh C-class head, student name, clip geometry, description of the init).
 
     Geometry (frames, stride, size, mean, std): an option the user set wins; otherwise the init
-    checkpoint's (a pretrained student keeps what it was trained with); otherwise the defaults."""
+    checkpoint's (a pretrained student keeps what it was trained with); otherwise the student's
+    registry default cfg."""
     from levil_edge.errors import UsageError
-    from levil_edge.students import create_student, load_checkpoint
+    from levil_edge.students import create_student, get_default_cfg, load_checkpoint
     from levil_edge.train.run import find_run_checkpoint
 
-    geometry = {"frames": 8, "stride": 1, "size": 112}
     name = opts.student or "r3d_18"
+    geometry = {k: v for k, v in get_default_cfg(name).items() if k in ("frames", "stride", "size")}
     path = Path(opts.init) if opts.init else None
     if path is None or path.suffix in (".pth", ".pt", ".bin", ".ckpt"):  # scratch, or torchvision-style backbone
         model = create_student(name, num_classes, dropout=opts.dropout, pretrained=path)
@@ -156,7 +157,7 @@ def _teacher_pool(opts: FinetuneOptions, pool, classes, dist, what: str = "unlab
     from levil_edge.errors import DatasetError
     from levil_edge.teachers.prompts import humanize_label
     from levil_edge.train import common
-    from levil_edge.train.targets import TeacherSetup, load_target_table
+    from levil_edge.train.target_table import TeacherSetup, load_target_table
 
     setup = TeacherSetup(opts.teacher, Path(opts.cache or Path(opts.out) / "teacher_cache"), opts.device,
                          opts.teacher_batch_size, opts.trust_remote_code, opts.decoder)
@@ -172,8 +173,8 @@ def _teacher_pool(opts: FinetuneOptions, pool, classes, dist, what: str = "unlab
 def _validator(opts: FinetuneOptions, cfg, dist):
     from levil_edge.data.specs import load_spec
     from levil_edge.errors import DatasetError
-    from levil_edge.evaluation import build_report
-    from levil_edge.train.evaluate import dataset_labels, predict_scores
+    from levil_edge.eval_report import build_report
+    from levil_edge.train.eval_checkpoint import dataset_labels, predict_scores
 
     spec = load_spec(opts.val, root=opts.root)
     if not spec.items:

@@ -246,7 +246,7 @@ class Trainer:
             self.resume()
         start = time.perf_counter()
         stopped = False
-        from levil_edge.train.progress import TrainProgress
+        from levil_edge.train.loss_curve import TrainProgress
 
         with TrainProgress(self.total_steps, self.step, enabled=self.dist.is_main) as bar:
             while self.epoch < self.optim_cfg.epochs and not stopped:
@@ -341,7 +341,7 @@ class Trainer:
         if self.tb is not None:
             self.tb.close()
         if self.dist.is_main and self.run is not None:
-            from levil_edge.train.progress import write_loss_curve
+            from levil_edge.train.loss_curve import write_loss_curve
 
             write_loss_curve(self.run)
 

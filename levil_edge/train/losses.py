@@ -6,19 +6,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# LEViL's teacher temperature: q = softmax(cos / tau), tau = 1/50.
-DEFAULT_TAU = 1.0 / 50.0
-
-
-def soft_targets(video_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = DEFAULT_TAU) -> torch.Tensor:
-    """Teacher soft targets q = softmax(cos(v, t_k) / tau).  (B, D), (C, D) -> (B, C).
-
-    Used only where the teachers package does not provide ``soft_targets_from_embeddings``;
-    both inputs are L2-normalised here so unnormalised embeddings give the cosine too."""
-    v = F.normalize(video_emb.float(), dim=-1)
-    t = F.normalize(text_emb.float(), dim=-1)
-    return torch.softmax(v @ t.T / tau, dim=-1)
-
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """mean_i( -sum_k q_ik log p_ik ), p = softmax(logits).  (B, C), (B, C) -> scalar.

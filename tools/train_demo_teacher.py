@@ -4,7 +4,7 @@ X-CLIP) so the demo runs offline; ``levil_edge.teachers.load_teacher`` loads it 
 
 Run it (resumable; it checkpoints every ``--ckpt-every`` steps into ``--work``)::
 
-    python -m levil_edge.demo.teacher_training --work runs/teacher --minutes 15
+    python tools/train_demo_teacher.py --work runs/teacher --minutes 15
 
 Three traps this module avoids (found by a probe on this machine):
 - ``XCLIPTextModel`` pools the text at ``input_ids.argmax()``: the tokenizer's end-of-text token
@@ -38,11 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+import levil_edge
 from levil_edge.data import synthetic as syn
 from levil_edge.data.sampling import uniform_indices
 from levil_edge.utils.io import append_jsonl, atomic_path, atomic_write_text
 
-TEACHER_DIR = Path(__file__).resolve().parent.parent / "assets" / "demo_teacher"
+TEACHER_DIR = Path(levil_edge.__file__).resolve().parent / "assets" / "demo_teacher"
 RENDER_FRAMES, RENDER_SIZE = 16, 64  # what the demo writes to disk
 BOS, EOS, PAD, UNK = "<|startoftext|>", "<|endoftext|>", "<|pad|>", "<|unk|>"
 
@@ -507,7 +508,7 @@ def write_training_card(work: Path, teacher_dir: Path = TEACHER_DIR) -> Path:
     text = f"""# The demo teacher
 
 A small `XCLIPModel` ({n_params / 1e6:.2f} M parameters, float16 on disk) trained from scratch by
-`python -m levil_edge.demo.teacher_training` (this package) on clips from
+`python tools/train_demo_teacher.py` (in the levil-edge repository) on clips from
 `levil_edge.data.synthetic` and their template captions. It stands in for a real video-language
 model so `levil-edge demo` runs offline; `levil_edge.teachers.load_teacher` loads it like any X-CLIP.
 
@@ -545,7 +546,7 @@ model so `levil-edge demo` runs offline; `levil_edge.teachers.load_teacher` load
   1 CPU thread, {best['step']} steps in {s['minutes']:.0f} minutes wall clock on 2 CPU cores shared with other jobs
   (2 OpenMP threads were 10x slower per step than 1 on those busy cores).
 
-Retrain (resumable; writes the best checkpoint here): `python -m levil_edge.demo.teacher_training --work runs/teacher`.
+Retrain (resumable; writes the best checkpoint here): `python tools/train_demo_teacher.py --work runs/teacher`.
 """
     from levil_edge.utils.io import atomic_write_text
 

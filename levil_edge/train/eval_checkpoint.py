@@ -1,6 +1,6 @@
 """K-clip evaluation of a PyTorch student (and dispatch of .onnx/.engine files to the edge runtime).
 
-Both paths produce per-video scores and feed ``levil_edge.evaluation``, so the metrics, tables
+Both paths produce per-video scores and feed ``levil_edge.eval_report``, so the metrics, tables
 and plots are the same code whichever backend ran the model."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from levil_edge.artifacts import RUNTIME_SUFFIXES
 from levil_edge.errors import ConfigError, DatasetError
-from levil_edge.evaluation import dataset_labels  # noqa: F401 - the one class check; finetune imports it from here
+from levil_edge.eval_report import dataset_labels  # noqa: F401 - the one class check; finetune imports it from here
 
 
 def predict_scores(model, cfg, items: Sequence[Any], num_clips: int = 10, decoder: str = "auto",
@@ -28,7 +28,7 @@ def predict_scores(model, cfg, items: Sequence[Any], num_clips: int = 10, decode
     from levil_edge.data.clips import load_eval_clips
     from levil_edge.data.decoders import get_decoder
     from levil_edge.data.transforms import to_model_input
-    from levil_edge.evaluation import aggregate_clip_scores
+    from levil_edge.eval_report import aggregate_clip_scores
     from levil_edge.utils.progress import track
 
     dec = get_decoder(decoder)
@@ -57,7 +57,7 @@ def load_model_for_eval(model_path: str | os.PathLike, device: str = "auto", lab
     """A run folder (best/ else last/), checkpoint folder or .safetensors -> (model, cfg, path)."""
     from levil_edge.data.specs import read_labels
     from levil_edge.students import load_checkpoint
-    from levil_edge.train.ddp import resolve_device
+    from levil_edge.utils.device import resolve_device
     from levil_edge.train.run import find_run_checkpoint
 
     path = find_run_checkpoint(model_path)
@@ -84,7 +84,7 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, *, clips: int = 
     Returns the report dict (top1, top5, mean_class_accuracy, per_class, confusion_matrix, ...);
     with ``out`` also writes ``eval.json`` and ``eval_confusion.png`` there."""
     from levil_edge.data.specs import load_spec
-    from levil_edge.evaluation import build_report, write_report
+    from levil_edge.eval_report import build_report, write_report
 
     if clips < 1:
         raise DatasetError(f"--clips must be >= 1 (got {clips})")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from levil_edge.errors import CacheError
+from levil_edge.errors import CacheError, UsageError
+from levil_edge.teachers.formula import soft_targets_from_cosines
 from levil_edge.train.ddp import DistInfo, barrier
 from levil_edge.train.tasks import TargetTable
 
@@ -28,7 +29,7 @@ class TeacherSetup:
     batch_size: int = 8
     trust_remote_code: bool = False
     decoder: str = "auto"
-    adapter: Optional[str] = None  # Co-Settle adapter folder: its features become the FD-VLM target
+    adapter: Optional[Callable[[Any], Any]] = None  # teacher feature hook (Co-Settle adapter): its features become the FD-VLM target
 
 
 def load_target_table(setup: TeacherSetup, items: Sequence[Any], label_texts: Sequence[str], template: str,
@@ -69,7 +70,15 @@ def _load_teacher(setup: TeacherSetup):
     from levil_edge.teachers import load_teacher
 
     return load_teacher(setup.model, device=setup.device, trust_remote_code=setup.trust_remote_code,
-                        batch_size=setup.batch_size, adapter=setup.adapter)
+                        batch_size=setup.batch_size, feature_hook=feature_hook(setup.adapter))
+
+
+def feature_hook(adapter):
+    """The teacher feature hook, or a UsageError for a bare folder (checked before any work)."""
+    if adapter is None or callable(adapter):
+        return adapter
+    raise UsageError(f"teacher_adapter={adapter!r} is a folder: pass levil_edge.adapt.adapter_hook({str(adapter)!r}) "
+                     "(the caller loads the adapter; train does not import adapt)")
 
 
 def _fill(setup: TeacherSetup, teacher, items, label_texts, template) -> None:
@@ -93,7 +102,7 @@ def _soft(targets, tau: float) -> torch.Tensor:
     for k in range(v):
         if len(rows):
             cos[rows, k] = targets.cosines(rows, k)  # (n_valid, C)
-    return torch.softmax(torch.from_numpy(cos) / tau, dim=-1)
+    return soft_targets_from_cosines(torch.from_numpy(cos), tau)
 
 
 def _embed(targets) -> torch.Tensor:

@@ -1,12 +1,16 @@
-"""Option dataclasses of ``distill`` and ``finetune`` (the CLI fills them; Python callers may too).
-Their ``asdict`` is the resolved ``config.json`` of a run."""
+"""Option dataclasses of ``distill`` and ``finetune`` (the CLI fills them; Python callers may too):
+the only home of the training option defaults. Their ``asdict`` is the resolved ``config.json`` of
+a run. Clip geometry (frames, stride, size) defaults to None = the student's, from its registry
+default cfg (``levil_edge.students.get_default_cfg``), so training, ``ModelConfig`` and
+``levil-edge models`` agree."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from levil_edge.train.losses import DEFAULT_TAU
+from levil_edge.config import DEFAULT_TAU
 
 
 @dataclass(kw_only=True)
@@ -23,9 +27,10 @@ class TrainOptions:
     workers: int = 4
     seed: int = 0
     device: str = "auto"
-    frames: int = 8  # one random clip of 8 consecutive frames (LEViL)
-    stride: int = 1  # consecutive frames
-    size: int = 112  # edge default; 224 = paper setting
+    # None: the student's default cfg (the built-in students: 8 frames, stride 2, 112 px; 224 = paper setting).
+    frames: Optional[int] = None
+    stride: Optional[int] = None
+    size: Optional[int] = None
     flip: float = 0.5  # horizontal-flip probability (0 when left/right is the label, e.g. "move left")
     min_crop: float = 0.35  # random resized crop keeps this fraction of the frame area at least (1 = no crop)
     decoder: str = "auto"
@@ -41,7 +46,8 @@ class TrainOptions:
     dropout: Optional[float] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # A feature hook (``teacher_adapter``) is recorded as its folder.
+        return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in asdict(self).items()}
 
 
 @dataclass(kw_only=True)
@@ -50,7 +56,9 @@ class DistillOptions(TrainOptions):
     vocab: str
     teacher: str
     feature_weight: float = 0.0  # FD-VLM embedding MSE weight; 0 = LEViL ZSD only
-    teacher_adapter: Optional[str] = None  # Co-Settle adapter: its features are the feature-distillation target
+    # Co-Settle adapter as a teacher feature hook, ``levil_edge.adapt.adapter_hook(folder)`` (train does
+    # not import adapt, so the caller loads it): its features are the feature-distillation target.
+    teacher_adapter: Optional[Any] = None
     tau: float = DEFAULT_TAU
     template: str = "{}"  # prompt for pseudo-labels
     cache: Optional[str] = None  # teacher target cache folder (default: <out>/teacher_cache)
@@ -70,11 +78,8 @@ class FinetuneOptions(TrainOptions):
     teacher: Optional[str] = None  # None or no_teacher: plain supervised training
     no_teacher: bool = False
     template: str = "a video of a person {}."
-    # None: the --init checkpoint's (else r3d_18, 8 frames, stride 1, 112 px); a value set here wins.
+    # None: the --init checkpoint's (else r3d_18 and its default cfg's geometry); a value set here wins.
     student: Optional[str] = None
-    frames: Optional[int] = None
-    stride: Optional[int] = None
-    size: Optional[int] = None
     tau: float = DEFAULT_TAU
     ce_weight: float = 0.5
     soft_weight: float = 0.5

@@ -1,0 +1,15 @@
+"""Stable sharding of a video list across processes or machines (teacher cache fills, captioning)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+
+def shard_of(path: str | os.PathLike, num_shards: int) -> int:
+    """Stable shard of a video: hash of its absolute path, the same on every machine with the same
+    paths, whatever order the list comes in and however the path is spelled (``a.mp4`` and
+    ``./a.mp4`` land in the same shard, so concurrent fills of one cache never both take a video).
+    The teacher cache's shard files were always assigned with this hash."""
+    digest = hashlib.sha1(os.path.abspath(os.fspath(path)).encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) % num_shards

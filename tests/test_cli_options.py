@@ -228,3 +228,27 @@ def test_no_helper_in_cli_takes_more_than_12_parameters():
                 a = node.args
                 n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs)
                 assert n <= 12, f"{path.name}:{node.name} takes {n} parameters"
+
+
+def test_real_distill_from_a_config_file_and_its_replay(tmp_path_factory, tmp_path, monkeypatch, capsys):
+    """One short real run from a YAML file; its config.json then replays into the very options it ran."""
+    from tests.train_fixtures import train_assets
+
+    monkeypatch.setenv("LEVIL_NO_PROGRESS", "1")
+    a = train_assets(tmp_path_factory)
+    cfg = tmp_path / "distill.yaml"
+    cfg.write_text(f"data: {a.videos}\nvocab: {a.vocab}\nteacher: {a.teacher}\ncache: {tmp_path / 'cache'}\n"
+                   "student: x3d_xs\nepochs: 1\nbatch_size: 4\nframes: 4\nsize: 32\nworkers: 0\ndevice: cpu\n")
+    out = tmp_path / "zsd"
+    assert run(["distill", "--config", str(cfg), "--out", str(out), "--stop-after", "1", "--json"]) == 0
+    capsys.readouterr()
+    recorded = json.loads((out / "config.json").read_text())
+    assert recorded["epochs"] == 1 and recorded["stop_after"] == 1 and recorded["out"] == str(out)
+
+    import levil_edge.train as train
+
+    stub = _Captured()
+    monkeypatch.setattr(train, "distill", stub)
+    assert run(["distill", "--config", str(out / "config.json")]) == 0
+    replayed = stub.opts.to_dict()
+    assert replayed == {k: v for k, v in recorded.items() if k not in ("world_size", "device_resolved")}

@@ -8,27 +8,34 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from levil_edge.cli.common import (
+from levil_edge.cli.common import console, kv_table, print_json
+from levil_edge.cli.options import (
+    ConfigOpt,
     Decoder,
     DecoderOpt,
     DeviceOpt,
     JsonOpt,
     RootOpt,
     SeedOpt,
-    console,
-    kv_table,
-    print_json,
+    UnlabeledDataOpt,
+    VideosAliasOpt,
 )
+from levil_edge.cli.params import command_values, merge_data, on_command_line
+from levil_edge.errors import UsageError
+
+# adapt's flags that are named differently in AdaptConfig
+_FIELD_OF = {"workers": "num_workers"}
 
 
 def adapt(
+    ctx: typer.Context,
     teacher: Annotated[
-        str, typer.Option("--teacher", help="CLIP or SigLIP model: a save_pretrained folder or a cached hub id.")
-    ],
-    videos: Annotated[
-        str, typer.Option("--videos", help="Unlabeled videos: a folder, class folders, a list file or a CSV.")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Adapter folder to write, e.g. adapters/k400.")],
+        Optional[str],
+        typer.Option("--teacher", help="CLIP or SigLIP model: a save_pretrained folder or a cached hub id.", show_default=False),
+    ] = None,
+    data: UnlabeledDataOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Adapter folder to write, e.g. adapters/k400.", show_default=False)] = None,
+    config: ConfigOpt = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (1 warm-up, then cosine).")] = 5,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frame pairs per step.")] = 32,
     lr: Annotated[
@@ -39,7 +46,7 @@ def adapt(
     ] = 0.15,
     val: Annotated[
         Optional[str],
-        typer.Option("--val", help="Held-out videos for the diagnostics (default: 10% of --videos, at most 32, kept out of training)."),
+        typer.Option("--val", help="Held-out videos for the diagnostics (default: 10% of --data, at most 32, kept out of training)."),
     ] = None,
     diag_frames: Annotated[int, typer.Option("--diag-frames", min=2, help="Frames per held-out video.")] = 8,
     workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")] = 0,
@@ -47,6 +54,7 @@ def adapt(
     decoder: DecoderOpt = Decoder.auto,
     root: RootOpt = None,
     seed: SeedOpt = 0,
+    videos_alias: VideosAliasOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Co-Settle: make a CLIP/SigLIP teacher's features temporally consistent (no labels).
@@ -58,16 +66,28 @@ def adapt(
     Writes adapter.safetensors, adapter.json, metrics.jsonl and diagnostics (.json, .md, .png).
     Use it with `distill --teacher-adapter OUT` (feature-distillation target).
 
-    Example: levil-edge adapt --teacher openai/clip-vit-base-patch16 --videos videos/ --out adapters/k400
+    Example: levil-edge adapt --teacher openai/clip-vit-base-patch16 --data videos/ --out adapters/k400
+    (or: levil-edge adapt --config adapt.yaml; its keys are the flags, plus AdaptConfig's fields)
     """
+    import dataclasses
+
     from levil_edge.adapt.train import AdaptConfig
     from levil_edge.adapt.train import adapt as run_adapt
+    from levil_edge.cli.params import build_options, require_data
 
-    cfg = AdaptConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, frames_gap=frames_gap, diag_frames=diag_frames,
-        num_workers=workers, decoder=decoder.value, seed=seed,
+    fields = {f.name for f in dataclasses.fields(AdaptConfig)}
+    values = command_values(
+        ctx, config, data=merge_data(data, **{"--videos": videos_alias}),
+        data_given=videos_alias is not None or on_command_line(ctx, "data"), aliases={"videos": "data", "num_workers": "workers"},
+        extras=fields - set(_FIELD_OF.values()) - set(ctx.params), hidden=["videos_alias"],
     )
-    result = run_adapt(teacher, videos, out, cfg, val=val, device=device, root=root)
+    run_args = {k: values.pop(k) for k in ("teacher", "data", "out", "val", "device", "root")}
+    cfg = build_options(AdaptConfig, values, renames=_FIELD_OF)
+    for name in ("teacher", "out"):
+        if run_args[name] is None:
+            raise UsageError(f"missing option '--{name}'")
+    result = run_adapt(run_args["teacher"], require_data(run_args["data"]), run_args["out"], cfg, val=run_args["val"],
+                       device=run_args["device"], root=run_args["root"])
     if json_out:
         print_json(result.to_dict())
         return

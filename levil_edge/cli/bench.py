@@ -7,8 +7,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from levil_edge.cli.common import Decoder, DecoderOpt, JsonOpt, LabelsOpt, RootOpt, console, err_console, fmt_pct, print_json
-from levil_edge.cli.predict import ProviderOpt, ThreadsOpt
+from levil_edge.cli.common import console, err_console, fmt_pct, print_json
+from levil_edge.cli.options import Decoder, DecoderOpt, JsonOpt, LabelsOpt, ProviderOpt, RootOpt, ThreadsOpt
 
 
 def bench_cmd(
@@ -27,7 +27,7 @@ def bench_cmd(
     labels: LabelsOpt = None,
     root: RootOpt = None,
     decoder: DecoderOpt = Decoder.auto,
-    as_json: JsonOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Benchmark exported models: p50/p90/p99/mean latency and clips/s at batch 1 and --batch.
 
@@ -40,7 +40,7 @@ def bench_cmd(
         data=data, labels=str(labels) if labels else None, root=root, num_clips=clips, max_videos=max_videos,
         e2e=e2e, decoder=decoder.value, plot=plot,
     )
-    if as_json:
+    if json_out:
         print_json(result)
         return
     _print(result)

@@ -8,18 +8,21 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from levil_edge.cli.common import (
+from levil_edge.cli.common import console, kv_table, print_json
+from levil_edge.cli.options import (
+    DataOpt,
     Decoder,
     DecoderOpt,
     DeviceOpt,
+    DtypeOpt,
     JsonOpt,
     RootOpt,
+    TeacherBatchOpt,
+    TeacherFramesOpt,
+    TeacherOpt,
+    TemplateOpt,
     TrustRemoteCodeOpt,
-    console,
-    kv_table,
-    print_json,
 )
-from levil_edge.cli.zeroshot import BatchOpt, DataOpt, DtypeOpt, FramesOpt, TeacherOpt, TemplateOpt
 
 cache_app = typer.Typer(help="Fill and inspect the teacher target cache.", no_args_is_help=True)
 
@@ -39,8 +42,8 @@ def fill(
                      "X-CLIP needs them (its targets depend on the label set)."),
     ] = None,
     template: TemplateOpt = None,
-    frames: FramesOpt = None,
-    batch_size: BatchOpt = 8,
+    frames: TeacherFramesOpt = None,
+    batch_size: TeacherBatchOpt = 8,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
     decoder: DecoderOpt = Decoder.auto,
@@ -59,22 +62,12 @@ def fill(
     Example: levil-edge cache fill --teacher openai/clip-vit-base-patch32 --data videos/ --cache runs/cache --shard 0/4
     """
     from levil_edge.adapt import adapter_hook
-    from levil_edge.data.specs import load_spec, read_labels
-    from levil_edge.teachers import load_teacher
-    from levil_edge.teachers.cache import parse_shard
-    from levil_edge.teachers.fill import fill_cache
-    from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE
+    from levil_edge.teachers.fill_run import fill_teacher_cache
 
-    from levil_edge.utils.io import ensure_writable
-
-    shard_t = parse_shard(shard)
-    ensure_writable(cache, "folder")  # before the teacher loads
-    spec = load_spec(data, root=root)
-    model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                         batch_size=batch_size, num_frames=frames, feature_hook=adapter_hook(adapter))  # fmt: skip
-    sets = [(read_labels(labels), template or PSEUDO_LABEL_TEMPLATE)] if labels else None
-    report = fill_cache(spec.items, model, cache, views=views, shard=shard_t, decoder=decoder.value,
-                        label_sets=sets, retry_bad=retry_bad, progress=not json_out)  # fmt: skip
+    report = fill_teacher_cache(teacher, data, cache, views=views, shard=shard, labels=labels, template=template,
+                                frames=frames, batch_size=batch_size, device=device, dtype=dtype, decoder=decoder.value,
+                                root=root, feature_hook=adapter_hook(adapter), retry_bad=retry_bad, trust_remote_code=trust_remote_code,
+                                progress=not json_out)  # fmt: skip
     if json_out:
         print_json(report)
         return

@@ -8,17 +8,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from levil_edge.cli.common import (
+from levil_edge.cli.common import console, err_console, kv_table, print_json
+from levil_edge.cli.options import (
+    CaptionBatchOpt,
+    CaptionFramesOpt,
+    CaptionsOutOpt,
     DecoderOpt,
     DeviceOpt,
     JsonOpt,
     RootOpt,
+    SpecDataOpt,
     TrustRemoteCodeOpt,
-    console,
-    err_console,
-    kv_table,
-    print_json,
 )
+from levil_edge.cli.params import merge_data, require_data
 
 # kept in sync with levil_edge.captioning.base (not imported here: --help must not load torch)
 _DEFAULT_PROMPT = (
@@ -35,22 +37,21 @@ class DType(str, enum.Enum):
 
 
 SpecArg = Annotated[
-    str, typer.Argument(help="Dataset spec: a folder of videos, a class-folder tree, a list or CSV file.")
+    Optional[str],
+    typer.Argument(help="Dataset spec: a folder of videos, a class-folder tree, a list or CSV file (or --data).",
+                   show_default=False),
 ]
 CaptionerOpt = Annotated[
     str,
     typer.Option("--captioner", "-m", help="VLM id or local folder: HuggingFaceTB/SmolVLM2-256M-Video-Instruct "
                  "(-500M-, -2.2B-), Qwen/Qwen2.5-VL-3B-Instruct (needs torchvision) ..."),
 ]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="captions.jsonl to write or resume.")]
 PromptOpt = Annotated[str, typer.Option("--prompt", help="Instruction given after the frames (LEViL's by default).")]
-FramesOpt = Annotated[int, typer.Option("--frames", help="Frames sampled uniformly over each video.")]
 FrameSizeOpt = Annotated[
     Optional[int],
     typer.Option("--frame-size", help="Decode frames at this short side (default: the captioner's input size)."),
 ]
 MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest caption, in tokens (greedy decoding).")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Videos per generate() call.")]
 ShardOpt = Annotated[
     Optional[str],
     typer.Option("--shard", help="i/n: caption shard i of n (0-based; a hash of the path picks the shard), e.g. 0/4."),
@@ -62,14 +63,15 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Weights dtype: auto = 
 
 
 def caption(
-    spec: SpecArg,
     captioner: CaptionerOpt,
-    out: OutOpt = Path("captions.jsonl"),
+    spec: SpecArg = None,
+    data: SpecDataOpt = None,
+    out: CaptionsOutOpt = Path("captions.jsonl"),
     prompt: PromptOpt = _DEFAULT_PROMPT,
-    frames: FramesOpt = 8,
+    frames: CaptionFramesOpt = 8,
     frame_size: FrameSizeOpt = None,
     max_new_tokens: MaxTokensOpt = 64,
-    batch_size: BatchOpt = 1,
+    batch_size: CaptionBatchOpt = 1,
     shard: ShardOpt = None,
     limit: LimitOpt = None,
     decoder: DecoderOpt = "auto",
@@ -85,12 +87,12 @@ def caption(
     sampled frames with greedy decoding. Re-running skips videos already in --out; bad videos are
     reported and skipped.
 
-    Example: levil-edge caption videos/ --captioner HuggingFaceTB/SmolVLM2-256M-Video-Instruct --out captions.jsonl
+    Example: levil-edge caption --data videos/ --captioner HuggingFaceTB/SmolVLM2-256M-Video-Instruct --out captions.jsonl
     """
     from levil_edge.captioning import caption_dataset, parse_shard
 
     report = caption_dataset(
-        spec, captioner, out, root=root, device=device, dtype=getattr(dtype, "value", dtype),
+        require_data(merge_data(data, SPEC=spec)), captioner, out, root=root, device=device, dtype=getattr(dtype, "value", dtype),
         trust_remote_code=trust_remote_code, prompt=prompt, frames=frames, frame_size=frame_size,
         max_new_tokens=max_new_tokens, batch_size=batch_size, shard=parse_shard(shard),
         decoder=getattr(decoder, "value", decoder), limit=limit,

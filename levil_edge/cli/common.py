@@ -1,25 +1,19 @@
-"""Shared CLI pieces: consoles, option aliases defined once, JSON and table output."""
+"""Shared CLI pieces: consoles, JSON and table output. The option aliases live in ``cli/options.py``."""
 
 from __future__ import annotations
 
 import enum
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
+from levil_edge.cli.options import Decoder  # noqa: F401  (re-exported: the commands' enum)
+
 console = Console()
 err_console = Console(stderr=True)
-
-
-class Decoder(str, enum.Enum):
-    auto = "auto"
-    decord = "decord"
-    pyav = "pyav"
 
 
 class Precision(str, enum.Enum):
@@ -27,34 +21,6 @@ class Precision(str, enum.Enum):
     fp16 = "fp16"
     bf16 = "bf16"
     int8 = "int8"
-
-
-# --- option aliases (defined once, reused by every command) ---
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead of a table.")]
-DecoderOpt = Annotated[
-    Decoder, typer.Option("--decoder", help="Video decoder: auto prefers decord (x86_64) and falls back to PyAV.")
-]
-DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto, cpu, cuda, cuda:1 ...")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, subsets, init).")]
-RootOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--root",
-        help="Rewrite video path prefixes in list files: 'OLD=NEW', or just NEW to join relative paths to it.",
-    ),
-]
-LabelsOpt = Annotated[
-    Optional[Path],
-    typer.Option("--labels", exists=True, dir_okay=False, help="labels.txt: one class name per line, in index order."),
-]
-OutDirOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
-TrustRemoteCodeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trust-remote-code",
-        help="Allow the model repo to run its own Python code (off by default; only for models you trust).",
-    ),
-]
 
 
 def print_json(obj: Any) -> None:

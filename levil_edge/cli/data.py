@@ -8,20 +8,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from levil_edge.cli.common import (
-    Decoder,
-    DecoderOpt,
-    JsonOpt,
-    LabelsOpt,
-    RootOpt,
-    SeedOpt,
-    console,
-    err_console,
-    print_json,
-)
+from levil_edge.cli.common import console, err_console, print_json
+from levil_edge.cli.options import Decoder, DecoderOpt, JsonOpt, LabelsOpt, RootOpt, SeedOpt, SpecDataOpt
+from levil_edge.cli.params import merge_data, require_data
 
 SpecArg = Annotated[
-    str,
+    Optional[str],
     typer.Argument(
         help="Dataset spec: class folders, a folder of videos, a video, a 'path label' list, a CSV, "
         "or split files (ucfTrainTestlist/:1:train, hmdb51_splits/:1:test).",
@@ -34,7 +26,8 @@ data_app = typer.Typer(help="Inspect datasets and make labeled subsets.", no_arg
 
 @data_app.command("check")
 def check(
-    spec: SpecArg,
+    spec: SpecArg = None,
+    data: SpecDataOpt = None,
     labels: LabelsOpt = None,
     root: RootOpt = None,
     decoder: DecoderOpt = Decoder.auto,
@@ -47,12 +40,12 @@ def check(
 
     Exits 0 with a summary even when some files are bad (they are listed).
 
-    Example: levil-edge data check videos/ --full --workers 2
+    Example: levil-edge data check videos/ --full --workers 2  (or: levil-edge data check --data videos/)
     """
     from levil_edge.data.check import check_dataset
     from levil_edge.data.specs import load_spec
 
-    ds = load_spec(spec, labels=labels, root=root)
+    ds = load_spec(require_data(merge_data(data, SPEC=spec)), labels=labels, root=root)
     report = check_dataset(ds, decoder=decoder.value, workers=workers, full=full)
     if json_out:
         print_json(report.to_dict())
@@ -104,8 +97,9 @@ def _short_path(path: str, base: Path) -> str:
 
 @data_app.command("split")
 def split(
-    spec: SpecArg,
     out: Annotated[Path, typer.Option("--out", help="Folder for labeled.txt, unlabeled.txt and labels.txt.")],
+    spec: SpecArg = None,
+    data: SpecDataOpt = None,
     label_ratio: Annotated[
         Optional[float], typer.Option("--label-ratio", help="Fraction of each class to label, e.g. 0.05.")
     ] = None,
@@ -122,31 +116,24 @@ def split(
     Writes OUT/labeled.txt ('path label' lines), OUT/unlabeled.txt (paths only) and OUT/labels.txt;
     each list is itself a dataset spec.
 
-    Example: levil-edge data split ucfTrainTestlist/:1:train --root UCF-101 --label-ratio 0.01 --out splits/
+    Example: levil-edge data split --data ucfTrainTestlist/:1:train --root UCF-101 --label-ratio 0.01 --out splits/
     """
-    from levil_edge.data.specs import load_spec
-    from levil_edge.data.subsets import split_labeled, write_labels, write_list
+    from levil_edge.data.split_run import split_dataset
 
-    ds = load_spec(spec, labels=labels, root=root)
-    labeled, pool = split_labeled(ds, ratio=label_ratio, per_class=labels_per_class, seed=seed)
-    files = {"labeled": out / "labeled.txt", "unlabeled": out / "unlabeled.txt", "labels": out / "labels.txt"}
-    write_list(files["labeled"], labeled)
-    write_list(files["unlabeled"], pool, with_labels=False)  # the pool's labels stay hidden
-    write_labels(files["labels"], ds.classes)
-    counts_l, counts_u = labeled.class_counts(), pool.class_counts()
+    result = split_dataset(require_data(merge_data(data, SPEC=spec)), out, label_ratio=label_ratio,
+                           labels_per_class=labels_per_class, labels=labels, root=root, seed=seed)
     if json_out:
-        print_json({"files": {k: str(v) for k, v in files.items()}, "labeled": len(labeled.items),
-                    "unlabeled": len(pool.items), "per_class": {c: [counts_l[c], counts_u[c]] for c in ds.classes}})
+        print_json(result.to_dict())
         return
-    table = Table(title=f"labeled subset of {ds.source} (seed {seed})", title_justify="left")
+    table = Table(title=f"labeled subset of {result.source} (seed {seed})", title_justify="left")
     table.add_column("class")
     table.add_column("labeled", justify="right")
     table.add_column("unlabeled", justify="right")
-    for c in ds.classes:
-        table.add_row(c, str(counts_l[c]), str(counts_u[c]))
-    table.add_row("[bold]total", f"[bold]{len(labeled.items)}", f"[bold]{len(pool.items)}")
+    for c, (n_l, n_u) in result.per_class.items():
+        table.add_row(c, str(n_l), str(n_u))
+    table.add_row("[bold]total", f"[bold]{result.labeled}", f"[bold]{result.unlabeled}")
     console.print(table)
-    console.print(f"wrote {files['labeled']}, {files['unlabeled']}, {files['labels']}")
+    console.print(f"wrote {result.files['labeled']}, {result.files['unlabeled']}, {result.files['labels']}")
 
 
 def register(app) -> None:

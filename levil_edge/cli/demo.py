@@ -9,7 +9,8 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from levil_edge.cli.common import Decoder, DecoderOpt, DeviceOpt, JsonOpt, SeedOpt, console, err_console, print_json
+from levil_edge.cli.common import console, err_console, print_json
+from levil_edge.cli.options import Decoder, DecoderOpt, DeviceOpt, JsonOpt, SeedOpt
 
 
 def demo(

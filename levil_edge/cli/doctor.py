@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from levil_edge.cli.common import JsonOpt, console, kv_table, print_json
+from levil_edge.cli.options import JsonOpt
+from levil_edge.cli.common import console, kv_table, print_json
 
 
 def doctor(json_out: JsonOpt = False) -> None:

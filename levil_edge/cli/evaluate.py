@@ -7,21 +7,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from levil_edge.cli.common import Decoder, DecoderOpt, DeviceOpt, JsonOpt, LabelsOpt, RootOpt, console, print_json
+from levil_edge.cli.common import console, print_json
+from levil_edge.cli.options import DataOpt, Decoder, DecoderOpt, DeviceOpt, JsonOpt, LabelsOpt, RootOpt
 
 
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         model: Annotated[str, typer.Option("--model", "-m", help="Run folder (uses best/), checkpoint folder, .safetensors, .onnx or .engine.")],
-        data: Annotated[str, typer.Option("--data", help="Labeled videos: class folders, list file, CSV or split file.")],
+        data: DataOpt,
         clips: Annotated[int, typer.Option("--clips", help="Deterministic clips per video, scores averaged (LEViL: 10).")] = 10,
         labels: LabelsOpt = None,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write eval.json and eval_confusion.png here.")] = None,
         decoder: DecoderOpt = Decoder.auto,
         device: DeviceOpt = "auto",
         root: RootOpt = None,
-        as_json: JsonOpt = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Top-1, top-5 and mean per-class accuracy with a per-class table and a confusion matrix.
 
@@ -32,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         report = evaluate(model, data, clips=clips, labels=labels, out=out, decoder=decoder.value,
                           device=device, root=root)
-        if as_json:
+        if json_out:
             print_json(report)
             return
         for table in report_tables(report, title=f"evaluate {model}"):

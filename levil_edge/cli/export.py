@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from levil_edge.cli.common import Decoder, DecoderOpt, JsonOpt, LabelsOpt, RootOpt, SeedOpt, console, err_console, fmt_pct, print_json
+from levil_edge.cli.common import console, err_console, fmt_pct, print_json
+from levil_edge.cli.options import Decoder, DecoderOpt, JsonOpt, LabelsOpt, RootOpt, SeedOpt
 
 
 class CalibMethod(str, enum.Enum):
@@ -40,7 +41,7 @@ def export_cmd(
     root: RootOpt = None,
     decoder: DecoderOpt = Decoder.auto,
     seed: SeedOpt = 0,
-    as_json: JsonOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Export a student to ONNX (checked against PyTorch on real clips), optionally INT8 and TensorRT.
 
@@ -54,7 +55,7 @@ def export_cmd(
         opset=opset, legacy=legacy, engine=engine, workspace_gb=workspace, decoder=decoder.value, seed=seed,
         quantizer=quantizer.value,
     )
-    if as_json:
+    if json_out:
         print_json(result)
         return
     _print(result)

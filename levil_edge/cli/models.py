@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from levil_edge.cli.common import JsonOpt, console, print_json
+from levil_edge.cli.options import JsonOpt
+from levil_edge.cli.common import console, print_json
 
 
 def models(

@@ -7,14 +7,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from levil_edge.cli.common import Decoder, DecoderOpt, JsonOpt, console, print_json
-
-ProviderOpt = Annotated[
-    Optional[List[str]],
-    typer.Option("--provider", help="ONNX Runtime execution provider(s) in order: cpu, cuda, tensorrt (default: cuda if present, else cpu)."),
-]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="ONNX Runtime intra-op threads (default: all cores).")]
-
+from levil_edge.cli.common import console, print_json
+from levil_edge.cli.options import Decoder, DecoderOpt, JsonOpt, ProviderOpt, ThreadsOpt
 
 def predict_cmd(
     videos: Annotated[List[str], typer.Argument(help="Video files or folders of videos; with --stream one file, URL (rtsp://...) or camera (/dev/video0, 0).")],
@@ -28,20 +22,20 @@ def predict_cmd(
     provider: ProviderOpt = None,
     threads: ThreadsOpt = None,
     decoder: DecoderOpt = Decoder.auto,
-    as_json: JsonOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Predict action labels with an exported model (no torch needed).
 
     Example: levil-edge predict clip1.mp4 videos/ --model deploy/r3d/model.int8.cpu.onnx --topk 3
     """
     if stream:
-        _stream(videos, model, topk, step, max_seconds, provider, threads, as_json)
+        _stream(videos, model, topk, step, max_seconds, provider, threads, json_out)
         return
     from levil_edge.runtime.predict import predict_videos
 
     result = predict_videos(videos, model, topk=topk, num_clips=clips, per_clip=per_clip, decoder=decoder.value,
                             providers=provider, threads=threads)
-    if as_json:
+    if json_out:
         print_json(result)
         return
     _print(result, topk)
@@ -67,7 +61,7 @@ def _print(result: dict, topk: int) -> None:
     console.print(table)
 
 
-def _stream(sources, model, topk, step, max_seconds, provider, threads, as_json) -> None:
+def _stream(sources, model, topk, step, max_seconds, provider, threads, json_out) -> None:
     from rich.table import Table
 
     from levil_edge.errors import UsageError
@@ -78,12 +72,12 @@ def _stream(sources, model, topk, step, max_seconds, provider, threads, as_json)
     events = []
     for ev in stream_predict(sources[0], model, step=step, topk=topk, max_seconds=max_seconds, providers=provider, threads=threads):
         events.append(ev)
-        if not as_json:
+        if not json_out:
             t = "-" if ev["time_s"] is None else f"{ev['time_s']:7.2f}s"
             top = ", ".join(f"{x['label']} {100 * x['score']:.0f}%" for x in ev["top"])
             console.print(f"{t}  {top}  ({ev['fps']:.1f} fps)", highlight=False)
     fps = events[-1]["fps"] if events else 0.0
-    if as_json:
+    if json_out:
         print_json({"source": sources[0], "windows": events, "fps": fps})
         return
     table = Table(title=f"stream {sources[0]}", title_justify="left")

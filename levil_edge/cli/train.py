@@ -8,19 +8,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from levil_edge.cli.common import (
-    DecoderOpt,
+from levil_edge.cli.common import console, fmt_pct, kv_table, print_json
+from levil_edge.cli.options import (
+    ClipFramesOpt,
+    ConfigOpt,
     Decoder,
+    DecoderOpt,
     DeviceOpt,
     JsonOpt,
     RootOpt,
+    RunDirOpt,
     SeedOpt,
+    TrainAliasOpt,
+    TrainBatchOpt,
+    TrainDataOpt,
     TrustRemoteCodeOpt,
-    console,
-    fmt_pct,
-    kv_table,
-    print_json,
+    UnlabeledDataOpt,
+    VideosAliasOpt,
 )
+from levil_edge.cli.params import build_options, command_values, merge_data, on_command_line
 from levil_edge.errors import UsageError
 
 
@@ -31,10 +37,8 @@ class Amp(str, enum.Enum):
     none = "none"
 
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Run folder (config, metrics.jsonl, last/ and best/ checkpoints).")]
 StudentOpt = Annotated[str, typer.Option("--student", help="Student model (see `levil-edge models`).")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (distill: 100, finetune: 20, as in LEViL).")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Clips per step per process (finetune: labeled + unlabeled).")]
 LrOpt = Annotated[float, typer.Option("--lr", help="AdamW learning rate (LEViL: 1e-4).")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay (ours: 0.05).")]
 WarmupOpt = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-up length in epochs, then cosine decay.")]
@@ -42,7 +46,6 @@ ClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm; 
 AmpOpt = Annotated[Amp, typer.Option("--amp", help="Mixed precision: auto = bf16 on CUDA, none on CPU.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading worker processes (0 = in the main process).")]
 SizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size (224 = paper setting); default: the student's.")]
-FramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip (LEViL: 8); default: the student's.")]
 StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL); default: the student's.")]
 _FROM_INIT = " Default: the --init checkpoint's, else {}."
 FtStudentOpt = Annotated[Optional[str], typer.Option("--student", help="Student model (see `levil-edge models`)." + _FROM_INIT.format("r3d_18"))]
@@ -58,22 +61,28 @@ LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Write a metrics.j
 CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder (default: <out>/teacher_cache).")]
 MinCropOpt = Annotated[float, typer.Option("--min-crop", min=0.05, max=1.0, help="Random resized crop keeps at least this fraction of the frame area (1 = whole frame, no crop).")]
 RamCacheOpt = Annotated[int, typer.Option("--ram-cache-mb", help="Keep decoded videos in RAM up to this many MB, so later epochs skip decoding (small datasets of short videos; use with --workers 0).")]
-TeacherBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
+CacheFillBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
+
+# What a run's config.json records besides the options (train/common.py), skipped on replay.
+RUN_RECORD_KEYS = ("world_size", "device_resolved")
 
 
-def _common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip, amp, workers, seed, device,
-            frames, stride, size, decoder, root, log_every, save_every, stop_after, resume, tensorboard,
-            trust_remote_code, teacher_batch_size, cache, flip, ram_cache_mb, min_crop) -> dict:
-    d = dict(out=str(out), student=student, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-             warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp.value, workers=workers, seed=seed,
-             device=device, frames=frames, stride=stride, size=size, decoder=decoder.value, root=root,
-             log_every=log_every, save_every=save_every, stop_after=stop_after, resume=resume,
-             tensorboard=tensorboard, trust_remote_code=trust_remote_code,
-             teacher_batch_size=teacher_batch_size, cache=str(cache) if cache else None, flip=flip,
-             ram_cache_mb=ram_cache_mb, min_crop=min_crop)
-    if epochs is not None:
-        d["epochs"] = epochs
-    return d
+def train_options(ctx: typer.Context, cls: type, data_field: str, *, config: Optional[Path], data: Optional[str],
+                  old_spelling: str, old_value: Optional[str]):
+    """The options dataclass of distill/finetune from the parsed parameters, by field name: the
+    --config file's values under the flags given on the command line. ``data_field``: the field
+    that --data fills (distill: videos, finetune: train); ``old_spelling``: its hidden flag."""
+    import dataclasses
+
+    merged = merge_data(data, **{old_spelling: old_value})
+    cli_names = {p.name for p in ctx.command.params}
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = command_values(
+        ctx, config, data=merged, data_given=old_value is not None or on_command_line(ctx, "data"),
+        aliases={data_field: "data"}, extras=fields - cli_names - {data_field}, ignored=RUN_RECORD_KEYS,
+        hidden=[p for p in cli_names if p.endswith("_alias")],
+    )
+    return build_options(cls, values, renames={"data": data_field})
 
 
 def _show(result: dict, title: str, as_json: bool) -> None:
@@ -106,17 +115,19 @@ def _show(result: dict, title: str, as_json: bool) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("distill")
     def distill_cmd(
-        videos: Annotated[str, typer.Option("--videos", help="Unlabeled videos: a folder, list file or CSV (labels ignored).")],
-        vocab: Annotated[Path, typer.Option("--vocab", exists=True, dir_okay=False, help="Pseudo-label vocabulary, one per line (`levil-edge vocab`).")],
-        teacher: Annotated[str, typer.Option("--teacher", help="Frozen teacher: a local Hugging Face model folder or id.")],
-        out: OutOpt,
+        ctx: typer.Context,
+        data: UnlabeledDataOpt = None,
+        vocab: Annotated[Optional[Path], typer.Option("--vocab", exists=True, dir_okay=False, help="Pseudo-label vocabulary, one per line (`levil-edge vocab`).", show_default=False)] = None,
+        teacher: Annotated[Optional[str], typer.Option("--teacher", help="Frozen teacher: a local Hugging Face model folder or id.", show_default=False)] = None,
+        out: RunDirOpt = None,
+        config: ConfigOpt = None,
         student: StudentOpt = "r3d_18",
         feature_weight: Annotated[float, typer.Option("--feature-weight", help="FD-VLM: weight of the embedding MSE to the teacher (0 = off).")] = 0.0,
         teacher_adapter: Annotated[Optional[Path], typer.Option("--teacher-adapter", exists=True, file_okay=False, help="Co-Settle adapter folder (`levil-edge adapt`): its temporally consistent features become the --feature-weight target; soft targets keep the text-aligned embedding.")] = None,
         tau: Annotated[float, typer.Option("--tau", help="Teacher softmax temperature (LEViL: 1/50).")] = 0.02,
         template: Annotated[str, typer.Option("--template", help="Prompt around each pseudo-label.")] = "{}",
         epochs: EpochsOpt = None,
-        batch_size: BatchOpt = 16,
+        batch_size: TrainBatchOpt = 16,
         lr: LrOpt = 1e-4,
         weight_decay: WdOpt = 0.05,
         warmup_epochs: WarmupOpt = 1.0,
@@ -125,7 +136,7 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 4,
         seed: SeedOpt = 0,
         device: DeviceOpt = "auto",
-        frames: FramesOpt = None,
+        frames: ClipFramesOpt = None,
         stride: StrideOpt = None,
         size: SizeOpt = None,
         decoder: DecoderOpt = Decoder.auto,
@@ -134,40 +145,44 @@ def register(app: typer.Typer) -> None:
         flip: FlipOpt = 0.5,
         min_crop: MinCropOpt = 0.35,
         cache: CacheOpt = None,
-        teacher_batch_size: TeacherBatchOpt = 8,
+        teacher_batch_size: CacheFillBatchOpt = 8,
         log_every: LogEveryOpt = 10,
         save_every: SaveEveryOpt = 0,
         stop_after: StopAfterOpt = None,
         resume: ResumeOpt = False,
         tensorboard: TbOpt = False,
         trust_remote_code: TrustRemoteCodeOpt = False,
-        as_json: JsonOpt = False,
+        videos_alias: VideosAliasOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Annotation-free pretraining: distil the teacher's soft targets over the pseudo-labels into a student.
 
-        Example: levil-edge distill --videos clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
+        Example: levil-edge distill --data clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
+        (or from a file: levil-edge distill --config distill.yaml --epochs 5; a run's config.json replays it)
         """
+        import dataclasses
+
         from levil_edge.adapt import adapter_hook
         from levil_edge.train import DistillOptions, distill
 
-        if teacher_adapter is not None and feature_weight <= 0:
+        opts = train_options(ctx, DistillOptions, "videos", config=config, data=data,
+                             old_spelling="--videos", old_value=videos_alias)
+        if opts.teacher_adapter is not None and opts.feature_weight <= 0:
             raise UsageError("--teacher-adapter only changes the feature-distillation target: add --feature-weight (e.g. 1.0)")
-        opts = DistillOptions(videos=videos, vocab=str(vocab), teacher=teacher, feature_weight=feature_weight,
-                              teacher_adapter=adapter_hook(teacher_adapter), tau=tau, template=template,
-                              **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
-                                        amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
-                                        save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                        teacher_batch_size, cache, flip, ram_cache_mb, min_crop))
-        _show(distill(opts), "distill", as_json)
+        if opts.teacher_adapter is not None:  # a folder -> the teacher's feature hook (teachers never import adapt)
+            opts = dataclasses.replace(opts, teacher_adapter=adapter_hook(opts.teacher_adapter))
+        _show(distill(opts), "distill", json_out)
 
     @app.command("finetune")
     def finetune_cmd(
-        labels: Annotated[Path, typer.Option("--labels", exists=True, dir_okay=False, help="labels.txt: the target classes, one per line.")],
-        train: Annotated[str, typer.Option("--train", help="Labeled training videos (class folders, list file, CSV, split file).")],
-        out: OutOpt,
-        label_ratio: Annotated[Optional[float], typer.Option("--label-ratio", help="Keep labels for this stratified fraction of --train; the rest is the unlabeled pool.")] = None,
+        ctx: typer.Context,
+        labels: Annotated[Optional[Path], typer.Option("--labels", exists=True, dir_okay=False, help="labels.txt: the target classes, one per line.", show_default=False)] = None,
+        data: TrainDataOpt = None,
+        out: RunDirOpt = None,
+        config: ConfigOpt = None,
+        label_ratio: Annotated[Optional[float], typer.Option("--label-ratio", help="Keep labels for this stratified fraction of --data; the rest is the unlabeled pool.")] = None,
         labels_per_class: Annotated[Optional[int], typer.Option("--labels-per-class", help="Keep labels for N videos per class instead.")] = None,
-        unlabeled: Annotated[Optional[str], typer.Option("--unlabeled", help="Unlabeled pool (default: the rest of --train).")] = None,
+        unlabeled: Annotated[Optional[str], typer.Option("--unlabeled", help="Unlabeled pool (default: the rest of --data).")] = None,
         val: Annotated[Optional[str], typer.Option("--val", help="Validation videos: evaluated each epoch, picks best/.")] = None,
         val_clips: Annotated[int, typer.Option("--val-clips", help="Clips per validation video.")] = 3,
         init: Annotated[Optional[str], typer.Option("--init", help="A distill run folder, a checkpoint, a torchvision .pth, or nothing (from scratch).")] = None,
@@ -182,7 +197,7 @@ def register(app: typer.Typer) -> None:
         pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="Weight of the pseudo-label CE.")] = 1.0,
         unlabeled_fraction: Annotated[float, typer.Option("--unlabeled-fraction", help="Share of each batch taken from the unlabeled pool (paper: 40 + 40 = 0.5).")] = 0.5,
         epochs: EpochsOpt = None,
-        batch_size: BatchOpt = 16,
+        batch_size: TrainBatchOpt = 16,
         lr: LrOpt = 1e-4,
         weight_decay: WdOpt = 0.05,
         warmup_epochs: WarmupOpt = 1.0,
@@ -200,28 +215,23 @@ def register(app: typer.Typer) -> None:
         flip: FlipOpt = 0.5,
         min_crop: MinCropOpt = 0.35,
         cache: CacheOpt = None,
-        teacher_batch_size: TeacherBatchOpt = 8,
+        teacher_batch_size: CacheFillBatchOpt = 8,
         log_every: LogEveryOpt = 10,
         save_every: SaveEveryOpt = 0,
         stop_after: StopAfterOpt = None,
         resume: ResumeOpt = False,
         tensorboard: TbOpt = False,
         trust_remote_code: TrustRemoteCodeOpt = False,
-        as_json: JsonOpt = False,
+        train_alias: TrainAliasOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Target-label-set-aware fine-tuning: CE on few labels + the teacher's zero-shot soft targets on unlabeled clips.
 
-        Example: levil-edge finetune --labels labels.txt --train ucf/:1:train --label-ratio 0.05 --init runs/zsd --teacher ./clip-b32 --out runs/zsd-ft
+        Example: levil-edge finetune --labels labels.txt --data ucf/:1:train --label-ratio 0.05 --init runs/zsd --teacher ./clip-b32 --out runs/zsd-ft
+        (or replay a run with other flags: levil-edge finetune --config runs/zsd-ft/config.json --out runs/zsd-ft2 --seed 1)
         """
         from levil_edge.train import FinetuneOptions, finetune
 
-        opts = FinetuneOptions(labels=str(labels), train=train, label_ratio=label_ratio,
-                               labels_per_class=labels_per_class, unlabeled=unlabeled, val=val, val_clips=val_clips,
-                               init=init, teacher=teacher, no_teacher=no_teacher, template=template, tau=tau,
-                               ce_weight=ce_weight, soft_weight=soft_weight, pseudo_threshold=pseudo_threshold,
-                               pseudo_weight=pseudo_weight, unlabeled_fraction=unlabeled_fraction,
-                               **_common(out, student, epochs, batch_size, lr, weight_decay, warmup_epochs, grad_clip,
-                                         amp, workers, seed, device, frames, stride, size, decoder, root, log_every,
-                                         save_every, stop_after, resume, tensorboard, trust_remote_code,
-                                         teacher_batch_size, cache, flip, ram_cache_mb, min_crop))
-        _show(finetune(opts), "finetune", as_json)
+        opts = train_options(ctx, FinetuneOptions, "train", config=config, data=data,
+                             old_spelling="--train", old_value=train_alias)
+        _show(finetune(opts), "finetune", json_out)

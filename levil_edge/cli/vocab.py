@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from levil_edge.cli.common import JsonOpt, console, kv_table, print_json
+from levil_edge.cli.common import console, kv_table, print_json
+from levil_edge.cli.options import JsonOpt, VocabOutOpt
 
 CaptionsArg = Annotated[
     list[Path],
     typer.Argument(exists=True, dir_okay=False,
                    help="captions.jsonl file(s), e.g. one per shard: one {\"path\", \"caption\"} object per line."),
 ]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="vocab.txt to write; vocab.json and vocab.png go beside it.")]
 MinDfOpt = Annotated[int, typer.Option("--min-df", help="Keep labels found in at least this many captions.")]
 MaxDfOpt = Annotated[float, typer.Option("--max-df", help="Drop labels found in more than this fraction of captions.")]
 StoplistOpt = Annotated[
@@ -34,7 +34,7 @@ TopOpt = Annotated[int, typer.Option("--top", help="Labels shown in the table an
 
 def vocab(
     captions: CaptionsArg,
-    out: OutOpt = Path("vocab.txt"),
+    out: VocabOutOpt = Path("vocab.txt"),
     min_df: MinDfOpt = 5,
     max_df: MaxDfOpt = 0.25,
     stoplist: StoplistOpt = None,

@@ -8,31 +8,23 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from levil_edge.cli.common import (
+from levil_edge.cli.common import console, fmt_pct, print_json
+from levil_edge.cli.options import (
+    DataOpt,
     Decoder,
     DecoderOpt,
     DeviceOpt,
+    DtypeOpt,
     JsonOpt,
     LabelsOpt,
     RootOpt,
+    TeacherBatchOpt,
+    TeacherFramesOpt,
+    TeacherOpt,
+    TemplateOpt,
     TrustRemoteCodeOpt,
-    console,
-    fmt_pct,
-    print_json,
 )
 
-# Teacher options shared with `levil-edge cache` (defined once here).
-TeacherOpt = Annotated[
-    str, typer.Option("--teacher", help="Hugging Face id or local folder of a CLIP, MetaCLIP-2, SigLIP(2) or X-CLIP model.")
-]
-DataOpt = Annotated[str, typer.Option("--data", help="Dataset spec (class folders, list file, CSV, split file).")]
-TemplateOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--template", help="Prompt template with {} for the label; repeat it to ensemble prompts."),
-]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="float32, float16 or bfloat16 (default: fp16 on CUDA, fp32 on CPU).")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Videos per teacher forward.")]
-FramesOpt = Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames per view (default 8; X-CLIP: its own).")]
 TauOpt = Annotated[float, typer.Option("--tau", min=1e-6, help="Softmax temperature on cosine similarity (LEViL: 1/50).")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder (reused across runs).")]
 
@@ -48,8 +40,8 @@ def zeroshot(
     humanize: Annotated[
         bool, typer.Option("--humanize/--raw-labels", help="Write class names as words (ApplyEyeMakeup -> apply eye makeup).")
     ] = True,
-    frames: FramesOpt = None,
-    batch_size: BatchOpt = 8,
+    frames: TeacherFramesOpt = None,
+    batch_size: TeacherBatchOpt = 8,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
     decoder: DecoderOpt = Decoder.auto,
@@ -62,25 +54,12 @@ def zeroshot(
 
     Example: levil-edge zeroshot --teacher openai/clip-vit-base-patch32 --data ucfTrainTestlist/:1:test --root UCF-101 --clips 10
     """
-    from levil_edge.data.specs import load_spec
-    from levil_edge.teachers import load_teacher
-    from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE
-    from levil_edge.teachers.zeroshot import zeroshot_eval
-    from levil_edge.utils.io import atomic_write_json, ensure_writable
+    from levil_edge.teachers.zeroshot_run import run_zeroshot
 
-    if out is not None:
-        ensure_writable(out, "file")  # before the teacher runs over every video
-    if cache is not None:
-        ensure_writable(cache, "folder")
-    spec = load_spec(data, labels=labels, root=root)
-    model = load_teacher(teacher, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                         batch_size=batch_size, num_frames=frames)  # fmt: skip
-    result = zeroshot_eval(model, spec.items, spec.classes, template=template or TARGET_CLASS_TEMPLATE, clips=clips,
-                           tau=tau, cache_dir=cache, decoder=decoder.value, humanize=humanize,
-                           progress=not json_out)  # fmt: skip
-    result["data"] = data
-    if out is not None:
-        atomic_write_json(out, result)
+    result = run_zeroshot(teacher, data, labels=labels, template=template, clips=clips, tau=tau, cache=cache,
+                          humanize=humanize, frames=frames, batch_size=batch_size, device=device, dtype=dtype,
+                          decoder=decoder.value, root=root, trust_remote_code=trust_remote_code, out=out,
+                          progress=not json_out)  # fmt: skip
     if json_out:
         print_json(result)
         return

@@ -1,7 +1,7 @@
 """Co-Settle: temporally consistent features from a frozen CLIP/SigLIP image encoder.
 
 A small projection (Linear -> Tanh -> LayerNorm) on the frozen vision tower's patch tokens, trained
-self-supervised on unlabeled videos with a temporal cycle-consistency walk. See README, "The method".
+self-supervised on unlabeled videos with a temporal cycle-consistency walk. See docs/method.md.
 
 Public API (torch is imported only when one of these is used)::
 

@@ -15,7 +15,7 @@ from levil_edge.utils.device import resolve_device  # noqa: F401 - the backends'
 from levil_edge.utils.device import resolve_dtype as resolve_device_dtype
 from levil_edge.utils.extras import require
 
-# LEViL's captioning prompt and frame count (README, "The method")
+# LEViL's captioning prompt and frame count (docs/method.md)
 DEFAULT_PROMPT = (
     "Describe the scene, the objects, and the activity taking place in the video "
     "briefly in one or two complete sentences."

@@ -1,6 +1,6 @@
 """Caption parsing (LEViL stage A): spaCy dependency parse -> action candidates per caption.
 
-Rules (README, "The method", with our documented choices where the paper is silent):
+Rules (docs/method.md, with our documented choices where the paper is silent):
 
 - Every token tagged ``VERB`` (not ``AUX``: "is", "has" in "is playing") is an action candidate,
   lemmatised with lemminflect (spaCy's small model gives ``riding -> rid``).

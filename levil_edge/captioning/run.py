@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from levil_edge.captioning.base import DEFAULT_FRAMES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, Captioner
 from levil_edge.errors import UsageError
 from levil_edge.utils.io import append_jsonl, ensure_writable, read_jsonl
-from levil_edge.utils.shards import shard_of
+from levil_edge.utils.shards import parse_shard, shard_of  # noqa: F401 - parse_shard: part of this module's API
 
 
 NUM_SAMPLES = 3
@@ -55,19 +55,6 @@ class CaptionReport:
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "samples": [{"path": p, "caption": c} for p, c in self.samples],
         }
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """'i/n' (0-based i) -> (i, n); None -> (0, 1)."""
-    if text is None:
-        return 0, 1
-    try:
-        i, n = (int(x) for x in str(text).split("/"))
-    except ValueError:
-        raise UsageError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise UsageError(f"--shard {text}: need 0 <= i < n (shards are numbered from 0)")
-    return i, n
 
 
 def select_shard(paths: Sequence[str], shard: tuple[int, int]) -> list[str]:

@@ -34,6 +34,7 @@ import numpy as np
 
 from levil_edge.errors import CacheError
 from levil_edge.utils.io import atomic_path, atomic_write_json
+from levil_edge.utils.shards import parse_shard  # noqa: F401 - re-exported: the cache's --shard
 
 FORMAT = "levil-edge-teacher-cache"
 VERSION = 1
@@ -104,16 +105,6 @@ def text_key(teacher_id: str, templates_key: str, text: str) -> str:
 
 def shard_tag(shard: tuple[int, int]) -> str:
     return f"s{shard[0]:03d}of{shard[1]:03d}"
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` -> (i, n) with 0 <= i < n."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
-    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
-        from levil_edge.errors import UsageError
-
-        raise UsageError(f"--shard must be 'i/n' with 0 <= i < n (e.g. 0/4), got {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 # --------------------------------------------------------------------------- the store

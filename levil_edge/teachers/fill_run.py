@@ -35,10 +35,10 @@ def fill_teacher_cache(
     stored beside the embeddings."""
     from levil_edge.data.specs import load_spec, read_labels
     from levil_edge.teachers import load_teacher
-    from levil_edge.teachers.cache import parse_shard
     from levil_edge.teachers.fill import fill_cache
     from levil_edge.teachers.prompts import PSEUDO_LABEL_TEMPLATE
     from levil_edge.utils.io import ensure_writable
+    from levil_edge.utils.shards import parse_shard
 
     shard_t = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
     ensure_writable(cache, "folder")  # before the teacher loads

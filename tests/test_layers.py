@@ -6,8 +6,9 @@ too, so a lazy import cannot hide a dependency):
      0  utils, errors, config, metrics, system, artifacts    shared foundations (torch-free)
      1  data, vocab                                           videos, specs, clips; vocabularies
      2  students, teachers, captioning, runtime, eval_report  models and the edge runtime
+        adapt                                                 Co-Settle adapters on a teacher's frozen encoder
      3  train, calibration                                    training; INT8 calibration data
-     4  export, adapt                                         ONNX/TensorRT export; Co-Settle adapters
+     4  export                                                ONNX/TensorRT export
      5  demo                                                  the built-in end-to-end demo
      6  cli, __main__                                         the Typer commands (and ``python -m levil_edge``)
 
@@ -32,9 +33,9 @@ PKG = ROOT / "levil_edge"
 LAYERS: list[set[str]] = [
     {"utils", "errors", "config", "metrics", "system", "artifacts"},
     {"data", "vocab"},
-    {"students", "teachers", "captioning", "runtime", "eval_report"},
+    {"students", "teachers", "captioning", "runtime", "eval_report", "adapt"},
     {"train", "calibration"},
-    {"export", "adapt"},
+    {"export"},
     {"demo"},
     {"cli", "__main__"},
 ]

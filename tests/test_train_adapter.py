@@ -46,3 +46,14 @@ def test_distill_with_teacher_adapter_targets_the_adapter_features(tmp_path_fact
     i = int(np.flatnonzero(np.asarray(targets.valid))[0])
     assert targets.features(i, 0).shape == (width,)
     assert targets.video_embedding(i, 0).shape == (16,)
+
+    # From Python, the adapter folder itself is enough: train turns it into the teacher's feature
+    # hook (teachers never import adapt). The cache filled above is reused: same teacher, same adapter.
+    from levil_edge.train import distill
+    from tests.train_fixtures import tiny_distill_options
+
+    res = distill(tiny_distill_options(a, tmp_path / "zsd-py", cache=str(cache), teacher_adapter=str(adapter),
+                                       feature_weight=1.0, epochs=1))
+    assert res["steps"] > 0
+    assert load_checkpoint(tmp_path / "zsd-py" / "last")[1].embed_dim == width
+    assert json.loads((tmp_path / "zsd-py" / "config.json").read_text())["teacher_adapter"] == str(adapter)

@@ -40,11 +40,10 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
     from levil_edge.train import common
     from levil_edge.train.data import Source
     from levil_edge.train.loop import Trainer
-    from levil_edge.train.target_table import TeacherSetup, feature_hook, load_target_table
+    from levil_edge.train.target_table import TeacherSetup, load_target_table
     from levil_edge.train.tasks import DistillTask
 
     opts = opts or DistillOptions(**kwargs)
-    feature_hook(opts.teacher_adapter)  # a bare folder is refused before any work
     opts = common.with_student_geometry(opts)  # frames / stride / size: the student's unless set
     vocab = read_vocab(opts.vocab)
     dist, run = common.setup(opts)

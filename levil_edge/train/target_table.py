@@ -74,11 +74,14 @@ def _load_teacher(setup: TeacherSetup):
 
 
 def feature_hook(adapter):
-    """The teacher feature hook, or a UsageError for a bare folder (checked before any work)."""
+    """``teacher_adapter`` as the teacher's feature hook: None, a hook (any callable), or a Co-Settle
+    adapter folder, which becomes ``levil_edge.adapt.adapter_hook(folder)``. Teachers never import
+    adapt: the hook is handed to them."""
     if adapter is None or callable(adapter):
         return adapter
-    raise UsageError(f"teacher_adapter={adapter!r} is a folder: pass levil_edge.adapt.adapter_hook({str(adapter)!r}) "
-                     "(the caller loads the adapter; train does not import adapt)")
+    from levil_edge.adapt import adapter_hook
+
+    return adapter_hook(adapter)
 
 
 def _fill(setup: TeacherSetup, teacher, items, label_texts, template) -> None:

@@ -160,17 +160,12 @@ def register(app: typer.Typer) -> None:
         Example: levil-edge distill --data clips/ --vocab vocab.txt --teacher ./clip-b32 --student x3d_xs --out runs/zsd
         (or from a file: levil-edge distill --config distill.yaml --epochs 5; a run's config.json replays it)
         """
-        import dataclasses
-
-        from levil_edge.adapt import adapter_hook
         from levil_edge.train import DistillOptions, distill
 
         opts = train_options(ctx, DistillOptions, "videos", config=config, data=data,
                              old_spelling="--videos", old_value=videos_alias)
         if opts.teacher_adapter is not None and opts.feature_weight <= 0:
             raise UsageError("--teacher-adapter only changes the feature-distillation target: add --feature-weight (e.g. 1.0)")
-        if opts.teacher_adapter is not None:  # a folder -> the teacher's feature hook (teachers never import adapt)
-            opts = dataclasses.replace(opts, teacher_adapter=adapter_hook(opts.teacher_adapter))
         _show(distill(opts), "distill", json_out)
 
     @app.command("finetune")

@@ -21,6 +21,9 @@ KINETICS_STD = (0.22803, 0.22145, 0.216989)
 # LEViL's teacher temperature: soft targets q = softmax(cos / tau), tau = 1/50 (the one definition;
 # teachers, the teacher cache, training options and zero-shot all read it from here).
 DEFAULT_TAU = 1.0 / 50.0
+# The clip geometry every built-in student has (its registry entry may say otherwise; the registry's
+# default cfg is what training uses). ModelConfig and ClipSettings default to it too.
+DEFAULT_FRAMES, DEFAULT_STRIDE, DEFAULT_SIZE = 8, 2, 112
 
 
 @dataclass
@@ -36,9 +39,9 @@ class ModelConfig:
     num_classes: int
     labels: list[str] = field(default_factory=list)
     label_kind: str = "classes"  # "classes" (target label set) or "pseudo" (caption vocabulary)
-    frames: int = 8
-    stride: int = 2
-    size: int = 112
+    frames: int = DEFAULT_FRAMES
+    stride: int = DEFAULT_STRIDE
+    size: int = DEFAULT_SIZE
     mean: tuple[float, float, float] = KINETICS_MEAN
     std: tuple[float, float, float] = KINETICS_STD
     embed_dim: int | None = None  # size of the feature-distillation head, if any

@@ -34,6 +34,7 @@ from levil_edge.data.clips import DEFAULT_FLIP, load_eval_clips, load_train_clip
 from levil_edge.data.decoders import VideoDecoder, get_decoder
 from levil_edge.data.specs import DatasetSpec, VideoItem
 from levil_edge.data.transforms import DEFAULT_RATIO, DEFAULT_SCALE
+from levil_edge.config import DEFAULT_FRAMES, DEFAULT_SIZE, DEFAULT_STRIDE
 from levil_edge.errors import UsageError
 
 __all__ = ["ClipDataset", "collate_clips", "as_items"]
@@ -71,9 +72,9 @@ class ClipDataset(Dataset):
         self,
         items: Any,
         mode: str = "train",
-        frames: int = 8,
-        stride: int = 2,
-        size: int | None = 112,
+        frames: int = DEFAULT_FRAMES,
+        stride: int = DEFAULT_STRIDE,
+        size: int | None = DEFAULT_SIZE,
         num_clips: int = 1,
         num_uniform: int = 8,
         decoder: str | VideoDecoder = "auto",

@@ -10,16 +10,16 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from levil_edge.config import KINETICS_MEAN, KINETICS_STD
+from levil_edge.config import DEFAULT_FRAMES, DEFAULT_SIZE, DEFAULT_STRIDE, KINETICS_MEAN, KINETICS_STD
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 _DEFAULT_CFGS: dict[str, dict[str, Any]] = {}
 
 # Every default cfg has these keys; a builder's own dict overrides them.
 _BASE_CFG: dict[str, Any] = {
-    "frames": 8,
-    "stride": 2,
-    "size": 112,
+    "frames": DEFAULT_FRAMES,
+    "stride": DEFAULT_STRIDE,
+    "size": DEFAULT_SIZE,
     "mean": KINETICS_MEAN,
     "std": KINETICS_STD,
     "dropout": 0.0,

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from levil_edge.config import DEFAULT_FRAMES, DEFAULT_SIZE, DEFAULT_STRIDE, KINETICS_MEAN, KINETICS_STD
+
 
 @dataclass
 class Source:
@@ -79,11 +81,11 @@ def steps_per_epoch(pool_size: int, per_batch: int, world_size: int = 1) -> int:
 
 @dataclass
 class ClipSettings:
-    frames: int = 8
-    stride: int = 2
-    size: int = 112
-    mean: tuple[float, float, float] = (0.43216, 0.394666, 0.37645)
-    std: tuple[float, float, float] = (0.22803, 0.22145, 0.216989)
+    frames: int = DEFAULT_FRAMES
+    stride: int = DEFAULT_STRIDE
+    size: int = DEFAULT_SIZE
+    mean: tuple[float, float, float] = KINETICS_MEAN
+    std: tuple[float, float, float] = KINETICS_STD
     flip: float = 0.5  # horizontal-flip probability
     min_crop: float = 0.35  # smallest fraction of the frame area a random resized crop keeps
     num_views: int = 1  # teacher views per video in the target cache; one is drawn per sample

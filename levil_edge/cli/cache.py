@@ -62,12 +62,12 @@ def fill(
     Example: levil-edge cache fill --teacher openai/clip-vit-base-patch32 --data videos/ --cache runs/cache --shard 0/4
     """
     from levil_edge.adapt import adapter_hook
-    from levil_edge.teachers.fill_run import fill_teacher_cache
+    from levil_edge.teachers.runs import TeacherRun, fill_teacher_cache
 
-    report = fill_teacher_cache(teacher, data, cache, views=views, shard=shard, labels=labels, template=template,
-                                frames=frames, batch_size=batch_size, device=device, dtype=dtype, decoder=decoder.value,
-                                root=root, feature_hook=adapter_hook(adapter), retry_bad=retry_bad, trust_remote_code=trust_remote_code,
-                                progress=not json_out)  # fmt: skip
+    run = TeacherRun(teacher, frames=frames, batch_size=batch_size, device=device, dtype=dtype, decoder=decoder.value,
+                     trust_remote_code=trust_remote_code, feature_hook=adapter_hook(adapter))
+    report = fill_teacher_cache(run, data, cache, views=views, shard=shard, labels=labels, template=template,
+                                root=root, retry_bad=retry_bad, progress=not json_out)  # fmt: skip
     if json_out:
         print_json(report)
         return

@@ -54,12 +54,12 @@ def zeroshot(
 
     Example: levil-edge zeroshot --teacher openai/clip-vit-base-patch32 --data ucfTrainTestlist/:1:test --root UCF-101 --clips 10
     """
-    from levil_edge.teachers.zeroshot_run import run_zeroshot
+    from levil_edge.teachers.runs import TeacherRun, run_zeroshot
 
-    result = run_zeroshot(teacher, data, labels=labels, template=template, clips=clips, tau=tau, cache=cache,
-                          humanize=humanize, frames=frames, batch_size=batch_size, device=device, dtype=dtype,
-                          decoder=decoder.value, root=root, trust_remote_code=trust_remote_code, out=out,
-                          progress=not json_out)  # fmt: skip
+    run = TeacherRun(teacher, frames=frames, batch_size=batch_size, device=device, dtype=dtype, decoder=decoder.value,
+                     trust_remote_code=trust_remote_code)
+    result = run_zeroshot(run, data, labels=labels, template=template, clips=clips, tau=tau, cache=cache,
+                          humanize=humanize, root=root, out=out, progress=not json_out)  # fmt: skip
     if json_out:
         print_json(result)
         return

@@ -23,7 +23,7 @@ KINETICS_STD = (0.22803, 0.22145, 0.216989)
 DEFAULT_TAU = 1.0 / 50.0
 # The clip geometry every built-in student has (its registry entry may say otherwise; the registry's
 # default cfg is what training uses). ModelConfig and ClipSettings default to it too.
-DEFAULT_FRAMES, DEFAULT_STRIDE, DEFAULT_SIZE = 8, 2, 112
+DEFAULT_FRAMES, DEFAULT_STRIDE, DEFAULT_SIZE = 8, 1, 112  # LEViL: 8 consecutive frames
 
 
 @dataclass

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from levil_edge.data import get_decoder  # noqa: E402
-from levil_edge.errors import CacheError  # noqa: E402
+from levil_edge.errors import CacheError, UsageError  # noqa: E402
 from levil_edge.teachers import TeacherTargets, fill_cache, load_teacher  # noqa: E402
 from levil_edge.teachers.cache import TeacherCache, parse_shard, view_indices  # noqa: E402
 from levil_edge.teachers.fill import load_views  # noqa: E402
@@ -161,6 +161,10 @@ def test_xclip_caches_cosines_per_label_set(assets, tmp_path):
     fill_cache(paths, xclip, tmp_path / "x", labels=VOCAB)
     assert TeacherTargets.load(tmp_path / "x", paths, label_texts=VOCAB).cosine_table.shape == (4, 1, 4)
     TeacherTargets.load(tmp_path / "x", paths, label_texts=CLASSES, template="a video of a person {}.")
+    # X-CLIP's targets exist only per label set: a fill without labels is refused before any work
+    with pytest.raises(UsageError, match="pass --labels"):
+        fill_cache(paths, xclip, tmp_path / "y")
+    assert not (tmp_path / "y").exists()
 
 
 @pytest.mark.integration

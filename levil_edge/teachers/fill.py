@@ -89,9 +89,12 @@ def fill_cache(
     i_shard, n_shards = shard
     if not 0 <= i_shard < n_shards:
         raise UsageError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+    sets = _normalise_label_sets(label_sets)
+    if teacher.kind == "logits" and not sets:
+        raise UsageError(f"{teacher.id} scores a video together with its labels (X-CLIP), so its cache needs them: "
+                         "pass --labels (vocab.txt for distill, labels.txt for finetune)")
     cache = TeacherCache.open(cache_dir, teacher=teacher, create=True)
     sampling = Sampling(teacher.num_frames, views)
-    sets = _normalise_label_sets(label_sets)
     features_fn = features_fn or getattr(teacher, "embed_features", None)
     dec = get_decoder(decoder)
     tag = f"{shard_tag(shard)}-f{sampling.num_frames}v{sampling.views}"  # one manifest per shard and sampling

@@ -311,7 +311,6 @@ def to_pixels(frames_u8: np.ndarray, processor):
 def multi_positive_loss(video, text, classes, logit_scale):
     """Symmetric InfoNCE where every pair of the same class is a positive.
     video, text: (B, D) unnormalised; classes: (B,) long."""
-    import torch
     import torch.nn.functional as F
 
     v, t = F.normalize(video, dim=-1), F.normalize(text, dim=-1)

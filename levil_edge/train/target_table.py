@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from levil_edge.errors import CacheError, UsageError
+from levil_edge.errors import CacheError
 from levil_edge.teachers.formula import soft_targets_from_cosines
 from levil_edge.train.ddp import DistInfo, barrier
 from levil_edge.train.tasks import TargetTable

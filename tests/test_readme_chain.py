@@ -61,6 +61,14 @@ def readme_pipeline() -> list[list[str]]:
     return commands
 
 
+def readme_replay() -> list[str]:
+    """The run-replay example in the prose under the block (``levil-edge ... --config run/config.json ...``)."""
+    section = README.read_text(encoding="utf-8").split("## The pipeline on your data", 1)[1].split("\n## ", 1)[0]
+    found = re.findall(r"`levil-edge ([^`]*--config [^`]*config\.json[^`]*)`", section)
+    assert len(found) == 1, found
+    return shlex.split(found[0])
+
+
 def _swap(argv: list[str], swaps: dict[str, str]) -> list[str]:
     out = list(argv)
     for i, arg in enumerate(out[:-1]):
@@ -177,5 +185,12 @@ def test_readme_pipeline_runs_as_written(tmp_path, monkeypatch, capsys):
     assert len(bench["models"]) == 2
     for row in bench["models"]:  # the ONNX files scored the same 6 test videos
         assert row["accuracy"]["num_videos"] == 2 * len(CLASSES)
+    # the run-replay example under the block: the same options, another run folder
+    replay = readme_replay()
+    assert run(replay) == 0, capsys.readouterr().err[-3000:]
+    capsys.readouterr()
+    again = json.loads(Path(replay[replay.index("--out") + 1], "config.json").read_text())
+    moved = {"out", "run", "created", "started", "resumed", "version", "world_size", "device_resolved"}
+    assert {k: v for k, v in again.items() if k not in moved} == {k: v for k, v in ft_cfg.items() if k not in moved}
     pred = _last_json(outputs["predict"])
     assert [Path(v["path"]).name for v in pred["videos"]] == ["clip.mp4"] and pred["videos"][0]["top"][0]["label"] in CLASSES

@@ -91,10 +91,10 @@ PYEOF
 }
 export GPU_CHECK_ARGS="$DRY"
 export -f env_step; export OUT PY WHEEL_DIR="${WHEEL_DIR:-}"
-run_step env 60 bash -c env_step
+run_step env 45 bash -c env_step
 
 # ---- step 1: GPU tests (gpu-marked = the ones that skip without CUDA)
-run_step pytest_gpu $([ -n "$DRY" ] && echo 240 || echo 120) \
+run_step pytest_gpu $([ -n "$DRY" ] && echo 240 || echo 90) \
   "$PY" -m pytest -m gpu -q -rs -p no:cacheprovider --junitxml="$OUT/pytest_gpu.xml" \
   tests/test_students.py tests/test_train.py tests/test_adapt.py tests/test_export_tensorrt.py tests/test_caption.py
 cp "$OUT/pytest_gpu.log" "$OUT/pytest_gpu.txt"
@@ -102,13 +102,13 @@ cp "$OUT/pytest_gpu.log" "$OUT/pytest_gpu.txt"
 # ---- steps 2-4: benchmarks (each stops starting new measurements at its --budget-s)
 WORK="$OUT/work"
 if [ -n "$DRY" ]; then
-  run_step train 180 "$PY" benchmarks/bench_gpu.py train --dry-run --out "$OUT" --work "$WORK" --simulate-no-av
-  run_step teacher 120 "$PY" benchmarks/bench_gpu.py teacher --dry-run --out "$OUT" --work "$WORK" --simulate-no-av
-  run_step infer 60 "$PY" benchmarks/bench_gpu.py infer --dry-run --out "$OUT" --work "$WORK"
+  run_step train 180 "$PY" benchmarks/bench_gpu.py train --dry-run --out "$OUT" --work "$WORK" --simulate-no-av --compile-in-dry-run
+  run_step teacher 120 "$PY" benchmarks/bench_gpu.py teacher --dry-run --out "$OUT" --work "$WORK" --simulate-no-av --full-model
+  run_step infer 60 "$PY" benchmarks/bench_gpu.py infer --dry-run --out "$OUT" --work "$WORK" --compile-in-dry-run
 else
-  run_step train 250 "$PY" benchmarks/bench_gpu.py train --out "$OUT" --work "$WORK" --budget-s 215
-  run_step teacher 70 "$PY" benchmarks/bench_gpu.py teacher --out "$OUT" --work "$WORK"
-  run_step infer 100 "$PY" benchmarks/bench_gpu.py infer --out "$OUT" --work "$WORK" --budget-s 75
+  run_step train 220 "$PY" benchmarks/bench_gpu.py train --out "$OUT" --work "$WORK" --budget-s 190
+  run_step teacher 60 "$PY" benchmarks/bench_gpu.py teacher --out "$OUT" --work "$WORK"
+  run_step infer 80 "$PY" benchmarks/bench_gpu.py infer --out "$OUT" --work "$WORK" --budget-s 60
 fi
 rm -rf "$WORK"
 write_steps

@@ -57,8 +57,8 @@ def export_model(
     max_batch=None exports a static batch of 1 (``--batch 1``). ``calib_ranges`` re-quantises from
     a saved ``calibration.json`` without videos. Raises ExportError / CalibrationError / UsageError."""
     from levil_edge.export.onnx_export import compare_with_torch, export_onnx
-    from levil_edge.export.staging import DeployStage, check_out
-    from levil_edge.utils.io import ensure_writable, file_sha256
+    from levil_edge.export.staging import DeployStage
+    from levil_edge.utils.io import file_sha256
 
     if int8 and not (calib_data or calib_ranges):
         raise UsageError("--int8 needs --calib-data SPEC (real clips of your task) or --calib-ranges calibration.json")
@@ -66,10 +66,9 @@ def export_model(
 
     check_quantizer(quantizer, int8=int8, calib_data=calib_data)
     out = Path(out_dir)
-    check_out(out)
-    ensure_writable(out.parent, "folder")  # before the model loads and calibration runs
+    stage = DeployStage(out)  # checks --out: before the model loads and calibration runs
     model, cfg = _load(checkpoint, model, cfg)
-    with DeployStage(out) as stage:
+    with stage:
         folder = stage.path
         clips = _clip_sets(cfg, calib_data, labels, root, heldout_clips, decoder, seed, stage.work)
         onnx_info = export_onnx(model, cfg, folder / A.FP32_FILE, max_batch=max_batch, opset=opset, legacy=legacy)

@@ -90,20 +90,21 @@ def _honour_umask(folder: Path) -> None:
 class DeployStage:
     """``with DeployStage(out) as stage:`` write into ``stage.path``, then ``stage.commit()``.
 
-    While the stage is open, Python's temporary files (ours, ONNX Runtime's quantization and the
+    Making the stage checks ``out`` (a levil-edge export or a new/empty folder, whose parent can be
+    written), so an export makes it before any long work. While the stage is open, Python's temporary files (ours, ONNX Runtime's quantization and the
     exporters') go to ``stage.work`` through ``tempfile.tempdir``: a killed export leaves them inside
     the staging folder, which the next export removes."""
 
     def __init__(self, out: str | Path):
         self.out = Path(out)
+        check_out(self.out)
+        ensure_writable(self.out.parent, "folder")  # a file in the way, read-only, full: one line now
         self.path = self.out.parent / f".{self.out.name}.staging-{os.getpid()}"
         self.work = self.path / WORK
         self.cleaned: list[str] = []
         self._tempdir = None
 
     def __enter__(self) -> "DeployStage":
-        check_out(self.out)
-        ensure_writable(self.out.parent, "folder")  # a file in the way, read-only, full: one line now
         self.cleaned = clean_stale(self.out)
         shutil.rmtree(self.path, ignore_errors=True)
         self.work.mkdir(parents=True)

@@ -78,7 +78,7 @@ def adapt(
     fields = {f.name for f in dataclasses.fields(AdaptConfig)}
     values = command_values(
         ctx, config, data=merge_data(data, **{"--videos": videos_alias}),
-        data_given=videos_alias is not None or on_command_line(ctx, "data"), aliases={"videos": "data", "num_workers": "workers"},
+        data_given=videos_alias is not None or on_command_line(ctx, "data"), aliases={"videos": "data", **{field: flag for flag, field in _FIELD_OF.items()}},
         extras=fields - set(_FIELD_OF.values()) - set(ctx.params), hidden=["videos_alias"],
     )
     run_args = {k: values.pop(k) for k in ("teacher", "data", "out", "val", "device", "root")}

@@ -162,11 +162,3 @@ def build_options(cls: type, values: Mapping[str, Any], *, renames: Mapping[str,
         if required and field.name not in kwargs:
             raise UsageError(f"missing option '--{flag_of.get(field.name, field.name).replace('_', '-')}'")
     return cls(**kwargs)
-
-
-def split_values(cls: type, values: Mapping[str, Any], *, renames: Mapping[str, str] | None = None) -> tuple[Any, dict]:
-    """(``build_options(cls, ...)`` of the values that are fields of ``cls``, the other values)."""
-    renames = dict(renames or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    mine = {k: v for k, v in values.items() if renames.get(k, k) in names}
-    return build_options(cls, mine, renames=renames), {k: v for k, v in values.items() if k not in mine}

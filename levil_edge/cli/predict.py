@@ -10,6 +10,7 @@ import typer
 from levil_edge.cli.common import console, print_json
 from levil_edge.cli.options import Decoder, DecoderOpt, JsonOpt, ProviderOpt, ThreadsOpt
 
+
 def predict_cmd(
     videos: Annotated[List[str], typer.Argument(help="Video files or folders of videos; with --stream one file, URL (rtsp://...) or camera (/dev/video0, 0).")],
     model: Annotated[str, typer.Option("--model", "-m", help="A .onnx or .engine from `levil-edge export`.")],

@@ -19,7 +19,6 @@ def ort_agreement(fp32: Path, int8: Path, x, max_batch, cfg) -> dict[str, float]
     return agreement(a, b)
 
 
-
 def try_agreement(fp32: Path, path: Path, heldout: np.ndarray, max_batch: int | None, cfg) -> tuple[dict, str]:
     """Agreement of ``path`` with FP32 through ORT CPU, or (None figures, a note saying why not):
     ORT's CPU provider lacks some FP16 kernels, and the file is for TensorRT anyway."""

@@ -63,10 +63,12 @@ def init_student(opts: FinetuneOptions, num_classes: int):
     registry default cfg."""
     from levil_edge.errors import UsageError
     from levil_edge.students import create_student, get_default_cfg, load_checkpoint
+    from levil_edge.train.common import GEOMETRY
     from levil_edge.train.run import find_run_checkpoint
 
     name = opts.student or "r3d_18"
-    geometry = {k: v for k, v in get_default_cfg(name).items() if k in ("frames", "stride", "size")}
+    default = get_default_cfg(name)
+    geometry = {k: default[k] for k in GEOMETRY}
     path = Path(opts.init) if opts.init else None
     if path is None or path.suffix in (".pth", ".pt", ".bin", ".ckpt"):  # scratch, or torchvision-style backbone
         model = create_student(name, num_classes, dropout=opts.dropout, pretrained=path)

@@ -27,7 +27,7 @@ class TrainOptions:
     workers: int = 4
     seed: int = 0
     device: str = "auto"
-    # None: the student's default cfg (the built-in students: 8 frames, stride 2, 112 px; 224 = paper setting).
+    # None: the student's default cfg (the built-in students: 8 consecutive frames, 112 px; 224 = paper setting).
     frames: Optional[int] = None
     stride: Optional[int] = None
     size: Optional[int] = None
@@ -56,8 +56,8 @@ class DistillOptions(TrainOptions):
     vocab: str
     teacher: str
     feature_weight: float = 0.0  # FD-VLM embedding MSE weight; 0 = LEViL ZSD only
-    # Co-Settle adapter as a teacher feature hook, ``levil_edge.adapt.adapter_hook(folder)`` (train does
-    # not import adapt, so the caller loads it): its features are the feature-distillation target.
+    # Co-Settle adapter: its folder, or a teacher feature hook (``levil_edge.adapt.adapter_hook(folder)``,
+    # which train builds from a folder); its features are the feature-distillation target.
     teacher_adapter: Optional[Any] = None
     tau: float = DEFAULT_TAU
     template: str = "{}"  # prompt for pseudo-labels

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ class TeacherSetup:
     batch_size: int = 8
     trust_remote_code: bool = False
     decoder: str = "auto"
-    adapter: Optional[Callable[[Any], Any]] = None  # teacher feature hook (Co-Settle adapter): its features become the FD-VLM target
+    adapter: Optional[Any] = None  # Co-Settle adapter folder or feature hook (see feature_hook): its features become the FD-VLM target
 
 
 def load_target_table(setup: TeacherSetup, items: Sequence[Any], label_texts: Sequence[str], template: str,

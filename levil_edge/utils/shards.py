@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+
+from levil_edge.errors import UsageError
 
 
 def shard_of(path: str | os.PathLike, num_shards: int) -> int:
@@ -17,10 +20,6 @@ def shard_of(path: str | os.PathLike, num_shards: int) -> int:
 
 def parse_shard(text: str | None) -> tuple[int, int]:
     """``--shard`` text: ``"i/n"`` (0-based i) -> (i, n); None or "" -> (0, 1), the whole list."""
-    import re
-
-    from levil_edge.errors import UsageError
-
     if text is None or not str(text).strip():
         return 0, 1
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))

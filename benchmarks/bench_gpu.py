@@ -618,7 +618,7 @@ def cmd_infer(args) -> None:
             for b in batches:
                 x = torch.randn(b, 3, 8, 112, 112, device=dev)
                 try:
-                    def fn():
+                    def fn(fwd=fwd, x=x):  # bound now: the loop rebinds both
                         with torch.inference_mode():
                             if mode == "bf16":
                                 with torch.autocast(dev.type, dtype=torch.bfloat16):

@@ -118,8 +118,7 @@ def _encode(
     pix_fmt: str = "yuv420p",
     options: dict | None = None,
     codec_tag: str | None = None,
-    b_frames: int | None = None,
-    gop: int | None = None,
+    gop: tuple[int | None, int | None] = (None, None),
     audio: bool = False,
     skip: frozenset = frozenset(),
     container_options: dict | None = None,
@@ -132,10 +131,11 @@ def _encode(
         s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
         if codec_tag:
             s.codec_tag = codec_tag
+        b_frames, gop_size = gop  # (max B-frames, GOP size); None: the encoder's default
         if b_frames is not None:
             s.codec_context.max_b_frames = b_frames
-        if gop is not None:
-            s.codec_context.gop_size = gop
+        if gop_size is not None:
+            s.codec_context.gop_size = gop_size
         a = _add_mp3(c) if audio else None
         for i, f in enumerate(frames):
             if i in skip:
@@ -177,7 +177,7 @@ def _mux_audio(container, stream, i: int, fps: int) -> None:
 
 
 def write_mpeg4_avi(path, frames: np.ndarray, fps: int = 25, b_frames: int = 0, gop: int = 12) -> Path:
-    return _encode(path, frames, "mpeg4", fps, "avi", codec_tag="FMP4", b_frames=b_frames, gop=gop,
+    return _encode(path, frames, "mpeg4", fps, "avi", codec_tag="FMP4", gop=(b_frames, gop),
                    options={"qscale": "3"})
 
 
@@ -210,10 +210,10 @@ def write_xvid_avi_with_mp3(
 ) -> Path:
     path = Path(path)
     if not packed:
-        return _encode(path, frames, "mpeg4", fps, "avi", codec_tag="XVID", b_frames=b_frames, gop=gop,
+        return _encode(path, frames, "mpeg4", fps, "avi", codec_tag="XVID", gop=(b_frames, gop),
                        audio=audio, options={"qscale": "3"})
     plain = path.with_name(path.stem + ".unpacked.avi")
-    _encode(plain, frames, "mpeg4", fps, "avi", codec_tag="XVID", b_frames=b_frames, gop=gop, audio=audio,
+    _encode(plain, frames, "mpeg4", fps, "avi", codec_tag="XVID", gop=(b_frames, gop), audio=audio,
             options={"qscale": "3"})
     try:
         _pack_bframes(plain, path, fps)
@@ -242,7 +242,7 @@ def write_mpeg_ps(
     transport: bool = False,
 ) -> Path:
     fmt = "mpegts" if transport else "vob" if codec == "mpeg2video" else "mpeg"
-    return _encode(path, frames, codec, fps, fmt, b_frames=b_frames, gop=gop, options={"qscale": "3"})
+    return _encode(path, frames, codec, fps, fmt, gop=(b_frames, gop), options={"qscale": "3"})
 
 
 def write_vp9_webm(path, frames: np.ndarray, fps: int = 25) -> Path:

@@ -17,7 +17,9 @@ too, so a lazy import cannot hide a dependency):
    names of a deploy folder) are foundations (layer 0); ``eval_report.py`` (the evaluation report
    built from per-video scores) is shared by runtime/ and train/, so it is in layer 2.
 2. No import cycle between the modules of one package (``if TYPE_CHECKING:`` imports ignored).
-3. ``python -m levil_edge`` runs the CLI (the torchrun entry point)."""
+3. ``python -m levil_edge`` runs the CLI (the torchrun entry point).
+4. No function outside a Typer command takes more than 12 parameters: a longer list is an options
+   dataclass (``TrainOptions``, ``ExportOptions``, ``BenchOptions``, ``FillOptions``)."""
 
 from __future__ import annotations
 
@@ -174,6 +176,37 @@ def test_python_dash_m_levil_edge_runs_the_cli() -> None:
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "distill" in proc.stdout
+
+
+MAX_PARAMS = 12
+
+
+def _typer_commands() -> set[tuple[str, str]]:
+    """(module, function name) of every command the CLI registers, groups included."""
+    from levil_edge.cli.app import app
+
+    found, todo = set(), [app]
+    while todo:
+        t = todo.pop()
+        found |= {(c.callback.__module__, c.callback.__name__) for c in t.registered_commands if c.callback}
+        todo += [g.typer_instance for g in t.registered_groups]
+    return found
+
+
+def test_no_helper_takes_more_than_12_parameters() -> None:
+    commands = _typer_commands()
+    assert ("levil_edge.cli.export", "export_cmd") in commands  # the lookup sees the registered commands
+    long = []
+    for path in sorted(PKG.rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (module, node.name) not in commands:
+                a = node.args
+                names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+                n = len([x for x in names if x not in ("self", "cls")])
+                if n > MAX_PARAMS:
+                    long.append(f"{module}.{node.name} ({n})")
+    assert not long, f"take an options dataclass instead of more than {MAX_PARAMS} parameters: {long}"
 
 
 def test_clip_geometry_has_one_source_the_students_default_cfg() -> None:

@@ -33,13 +33,13 @@ def bench_cmd(
 
     Example: levil-edge bench --model deploy/r3d/model.onnx deploy/r3d/model.int8.cpu.onnx --data data/val --plot bench.png
     """
-    from levil_edge.runtime.bench import bench_models
+    from levil_edge.runtime.bench import BenchOptions, bench_models
 
-    result = bench_models(
-        list(model) + list(extra or []), batch=batch, iters=iters, seconds=seconds, threads=threads, providers=provider,
+    result = bench_models(list(model) + list(extra or []), BenchOptions(
+        batch=batch, iters=iters, seconds=seconds, threads=threads, providers=provider,
         data=data, labels=str(labels) if labels else None, root=root, num_clips=clips, max_videos=max_videos,
         e2e=e2e, decoder=decoder.value, plot=plot,
-    )
+    ))
     if json_out:
         print_json(result)
         return

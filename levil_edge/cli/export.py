@@ -47,14 +47,14 @@ def export_cmd(
 
     Example: levil-edge export --model runs/ft/best --out deploy/r3d --int8 --calib-data data/train
     """
-    from levil_edge.export.pipeline import export_model
+    from levil_edge.export.pipeline import ExportOptions, export_model
 
-    result = export_model(
-        model, out, int8=int8, calib_data=calib_data, calib_clips=calib_clips, calib_method=calib_method.value,
+    result = export_model(model, out, ExportOptions(
+        int8=int8, calib_data=calib_data, calib_clips=calib_clips, calib_method=calib_method.value,
         calib_ranges=calib_ranges, labels=labels, root=root, max_batch=None if batch == 1 else dynamic_batch,
         opset=opset, legacy=legacy, engine=engine, workspace_gb=workspace, decoder=decoder.value, seed=seed,
         quantizer=quantizer.value,
-    )
+    ))
     if json_out:
         print_json(result)
         return

@@ -8,7 +8,7 @@ it. Usable from Python (the demo calls it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,51 +29,61 @@ class ClipSets:
     source: str
 
 
+@dataclass(kw_only=True)
+class ExportOptions:
+    """What ``export_model`` writes and how: one field per ``levil-edge export`` flag."""
+
+    int8: bool = False
+    calib_data: str | None = None  # dataset spec of calibration videos (labels not needed)
+    calib_clips: int = 300
+    calib_method: str = "minmax"  # minmax | percentile
+    calib_ranges: str | Path | None = None  # re-quantise from a saved calibration.json, no videos
+    quantizer: str = "ort"  # ort | modelopt: who makes the INT8 TensorRT-form file
+    labels: str | Path | None = None
+    root: str | None = None
+    max_batch: int | None = 16  # largest dynamic batch; None = a static batch of 1 (``--batch 1``)
+    opset: int | None = None
+    legacy: bool = False  # TorchScript exporter
+    engine: bool = False  # also build TensorRT engines here
+    workspace_gb: float = 2.0
+    heldout_clips: int = 64
+    decoder: str = "auto"
+    seed: int = 0
+
+
 def export_model(
     checkpoint: str | Path | None,
     out_dir: str | Path,
+    opts: ExportOptions | None = None,
     *,
     model=None,
     cfg: ModelConfig | None = None,
-    int8: bool = False,
-    calib_data: str | None = None,
-    calib_clips: int = 300,
-    calib_method: str = "minmax",
-    calib_ranges: str | Path | None = None,
-    labels: str | Path | None = None,
-    root: str | None = None,
-    max_batch: int | None = 16,
-    opset: int | None = None,
-    legacy: bool = False,
-    engine: bool = False,
-    workspace_gb: float = 2.0,
-    heldout_clips: int = 64,
-    decoder: str = "auto",
-    seed: int = 0,
-    quantizer: str = "ort",
+    **options: Any,
 ) -> dict[str, Any]:
     """Export a run folder / checkpoint (or an in-memory ``model`` + ``cfg``) into the deploy folder ``out_dir``.
 
-    max_batch=None exports a static batch of 1 (``--batch 1``). ``calib_ranges`` re-quantises from
-    a saved ``calibration.json`` without videos. Raises ExportError / CalibrationError / UsageError."""
+    ``export_model(ckpt, out, ExportOptions(int8=True, ...))`` or ``export_model(ckpt, out, int8=True, ...)``
+    (keyword options are ``ExportOptions`` fields and override ``opts``). ``calib_ranges`` re-quantises
+    from a saved ``calibration.json`` without videos. Raises ExportError / CalibrationError / UsageError."""
     from levil_edge.export.onnx_export import compare_with_torch, export_onnx
     from levil_edge.export.staging import DeployStage
     from levil_edge.utils.io import file_sha256
 
-    if int8 and not (calib_data or calib_ranges):
+    o = replace(opts or ExportOptions(), **options)
+    if o.int8 and not (o.calib_data or o.calib_ranges):
         raise UsageError("--int8 needs --calib-data SPEC (real clips of your task) or --calib-ranges calibration.json")
     from levil_edge.export.modelopt_int8 import check_quantizer
 
-    check_quantizer(quantizer, int8=int8, calib_data=calib_data)
+    check_quantizer(o.quantizer, int8=o.int8, calib_data=o.calib_data)
     out = Path(out_dir)
     stage = DeployStage(out)  # checks --out: before the model loads and calibration runs
     model, cfg = _load(checkpoint, model, cfg)
     with stage:
         folder = stage.path
-        clips = _clip_sets(cfg, calib_data, labels, root, heldout_clips, decoder, seed, stage.work)
-        onnx_info = export_onnx(model, cfg, folder / A.FP32_FILE, max_batch=max_batch, opset=opset, legacy=legacy)
+        clips = _clip_sets(cfg, o, stage.work)
+        onnx_info = export_onnx(model, cfg, folder / A.FP32_FILE, max_batch=o.max_batch, opset=o.opset, legacy=o.legacy)
         source_sha = file_sha256(folder / A.FP32_FILE)
-        check = compare_with_torch(model, folder / A.FP32_FILE, clips.heldout[:CHECK_CLIPS], max_batch, cfg)
+        check = compare_with_torch(model, folder / A.FP32_FILE, clips.heldout[:CHECK_CLIPS], o.max_batch, cfg)
         result: dict[str, Any] = {
             "out": str(out), "config": cfg.to_dict(), "onnx": onnx_info | {"path": str(out / A.FP32_FILE)},
             "onnx_check": check, "check_clips_from": clips.source, "source_sha256": source_sha,
@@ -82,29 +92,28 @@ def export_model(
         files = {A.FP32_FILE: "fp32"}
         from levil_edge.export.fp16 import export_fp16_model  # model.fp16.onnx when ModelOpt is installed
 
-        result["fp16"] = export_fp16_model(folder, cfg, clips, max_batch, decoder, seed)
+        result["fp16"] = export_fp16_model(folder, cfg, clips, o.max_batch, o.decoder, o.seed)
         result["files"] += result["fp16"].pop("rows")
         files.update(result["fp16"].pop("files"))
-        if int8:
+        if o.int8:
             from levil_edge.export.int8 import export_int8
 
             int8_info = export_int8(
-                folder, cfg, clips, max_batch=max_batch, calib_clips=calib_clips, method=calib_method,
-                ranges_path=calib_ranges, decoder=decoder, seed=seed, tmp=stage.work, source_sha256=source_sha,
-                quantizer=quantizer,
+                folder, cfg, clips, max_batch=o.max_batch, calib_clips=o.calib_clips, method=o.calib_method,
+                ranges_path=o.calib_ranges, decoder=o.decoder, seed=o.seed, tmp=stage.work, source_sha256=source_sha,
+                quantizer=o.quantizer,
             )
             int8_info["ranges"] = str(out / A.RANGES_FILE)
             result["int8"] = int8_info
             result["files"] += int8_info.pop("rows")
             files.update(int8_info.pop("files"))
-        _finish(folder, out, cfg, result, files, int8=int8, engine=engine, max_batch=max_batch, workspace_gb=workspace_gb)
+        _finish(folder, out, cfg, result, files, o)
         result["kept"] = stage.commit()
         result["cleaned"] = stage.cleaned
     return result
 
 
-def _finish(folder: Path, out: Path, cfg: ModelConfig, result: dict, files: dict, *, int8: bool, engine: bool,
-            max_batch: int | None, workspace_gb: float) -> None:
+def _finish(folder: Path, out: Path, cfg: ModelConfig, result: dict, files: dict, o: ExportOptions) -> None:
     """Everything beside the ONNX files: labels, stamps, build script, DeepStream, engines, README, sidecar."""
     from levil_edge.export.build_script import write_build_script
     from levil_edge.export.deepstream import write_deepstream_configs
@@ -117,7 +126,8 @@ def _finish(folder: Path, out: Path, cfg: ModelConfig, result: dict, files: dict
             stamp_source(path, source)
             files.setdefault(path.name, A.precision_of(path))
     atomic_write_text(folder / A.LABELS_FILE, "".join(f"{n}\n" for n in (cfg.labels or range(cfg.num_classes))))
-    write_build_script(folder, cfg, int8=int8, max_batch=max_batch, workspace_gb=workspace_gb)
+    int8, max_batch = o.int8, o.max_batch
+    write_build_script(folder, cfg, int8=int8, max_batch=max_batch, workspace_gb=o.workspace_gb)
     deploy = {A.LABELS_FILE: "labels", A.BUILD_SCRIPT: "build_engine.sh", A.DEVICE_README: "device readme"}
     deploy.update(write_deepstream_configs(folder, cfg, int8=int8, max_batch=max_batch))
     hashes = {name: file_sha256(folder / name) for name in files}
@@ -125,8 +135,8 @@ def _finish(folder: Path, out: Path, cfg: ModelConfig, result: dict, files: dict
                             onnx_check=result["onnx_check"], int8=result.get("int8"), max_batch=max_batch or 1,
                             dynamic_batch=max_batch is not None)
     A.write_sidecar(folder, sidecar)  # before the engines: their entries are checked against it
-    if engine:
-        result["engines"] = _build_engines(folder, out, int8, max_batch, workspace_gb, result)
+    if o.engine:
+        result["engines"] = _build_engines(folder, out, o, result)
     held = (result.get("int8") or {}).get("heldout_clips") or result["onnx_check"]["num_clips"]
     write_device_readme(folder, out.name, cfg, result["files"], int8=int8, max_batch=max_batch,
                         heldout=f"{held} held-out clips from {result['check_clips_from']}")
@@ -148,13 +158,13 @@ def stamp_source(path: Path, source_sha256: str) -> None:
         onnx.save(proto, str(tmp))
 
 
-def _build_engines(folder: Path, out: Path, int8: bool, max_batch: int | None, workspace_gb: float, result: dict) -> list[dict]:
+def _build_engines(folder: Path, out: Path, o: ExportOptions, result: dict) -> list[dict]:
     from levil_edge.export import tensorrt as trt_build
     from levil_edge.runtime import tensorrt as trt_run
 
     if not trt_run.available():
         return [{"precision": "-", "skipped": f"tensorrt not importable here ({trt_run.import_error()}): run build_engine.sh on the device"}]
-    engines = trt_build.build_all(folder, int8, max_batch or 1, max_batch is not None, workspace_gb)
+    engines = trt_build.build_all(folder, o.int8, o.max_batch or 1, o.max_batch is not None, o.workspace_gb)
     for e in engines:
         if e.get("path"):
             result["files"].append(file_row(folder / e["path"], e["precision"], check="built here"))
@@ -175,16 +185,17 @@ def _load(checkpoint, model, cfg) -> tuple[Any, ModelConfig]:
     return model.eval().cpu(), cfg
 
 
-def _clip_sets(cfg, data, labels, root, heldout_clips, decoder, seed, tmp: Path) -> ClipSets:
+def _clip_sets(cfg: ModelConfig, o: ExportOptions, tmp: Path) -> ClipSets:
     """Split the data's videos into calibration and held-out videos (held-out clips are used for the
     ONNX check and INT8 agreement, never for calibration). Without data, a few generated videos
     (levil_edge.data.synthetic) go through the real decoder for the ONNX check."""
     from levil_edge.runtime.preprocess import video_to_input
 
+    data, seed, heldout_clips = o.calib_data, o.seed, o.heldout_clips
     if data:
         from levil_edge.data.specs import load_spec
 
-        paths = [str(it.path) for it in load_spec(data, labels=labels, root=root).items]
+        paths = [str(it.path) for it in load_spec(data, labels=o.labels, root=o.root).items]
         source = str(data)
     else:
         from levil_edge.data.synthetic import CLASS_NAMES, generate_dataset
@@ -199,5 +210,5 @@ def _clip_sets(cfg, data, labels, root, heldout_clips, decoder, seed, tmp: Path)
     held = [paths[i] for i in order[:n_held]]
     calib = [paths[i] for i in order[n_held:]] or held  # one video only: calibration and check share it
     per_video = max(1, min(10, -(-heldout_clips // len(held))))
-    x = np.concatenate([video_to_input(p, cfg, per_video, decoder) for p in held])[:heldout_clips]
+    x = np.concatenate([video_to_input(p, cfg, per_video, o.decoder) for p in held])[:heldout_clips]
     return ClipSets(calib_paths=calib, heldout=x, source=source)

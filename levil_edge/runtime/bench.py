@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -104,35 +105,42 @@ def _label(m) -> str:
     return f"{Path(m.path).name} ({m.precision}, {m.provider.replace('ExecutionProvider', '')})"
 
 
-def bench_models(
-    paths: Sequence[str | Path],
-    *,
-    batch: int = 8,
-    iters: int | None = None,
-    seconds: float = 3.0,
-    threads: int | None = None,
-    providers: list[str] | None = None,
-    data: str | None = None,
-    labels: str | None = None,
-    root: str | None = None,
-    num_clips: int = 10,
-    max_videos: int | None = None,
-    e2e: bool = False,
-    decoder: Any = "auto",
-    plot: str | Path | None = None,
-) -> dict[str, Any]:
+@dataclass(kw_only=True)
+class BenchOptions:
+    """How ``bench_models`` times (and, with ``data``, scores) the models: one field per ``levil-edge bench`` flag."""
+
+    batch: int = 8  # timed besides batch 1 (clamped to what each file accepts)
+    iters: int | None = None  # timed runs; None: as many as fit in ``seconds``
+    seconds: float = 3.0
+    threads: int | None = None
+    providers: list[str] | None = None
+    data: str | None = None  # videos: accuracy (labelled) and agreement with the FP32 model
+    labels: str | None = None
+    root: str | None = None
+    num_clips: int = 10
+    max_videos: int | None = None
+    e2e: bool = False  # also time decode + preprocess + inference
+    decoder: Any = "auto"
+    plot: str | Path | None = None
+
+
+def bench_models(paths: Sequence[str | Path], opts: BenchOptions | None = None, **options: Any) -> dict[str, Any]:
     """Benchmark each model at batch 1 and ``batch`` (clamped to what the file accepts).
 
-    With ``data``: top-1/top-5 (shared metrics code) and agreement with the FP32 model in the list.
+    ``bench_models(paths, BenchOptions(...))`` or ``bench_models(paths, batch=4, data=...)`` (keyword
+    options are ``BenchOptions`` fields and override ``opts``). With ``data``: top-1/top-5 (shared
+    metrics code) and agreement with the FP32 model in the list.
     Returns a JSON-ready dict: {"device", "threads", "models": [...], "warnings": [...], "plot"?}."""
     from levil_edge.runtime.model import load_model
 
+    o = replace(opts or BenchOptions(), **options)
     if not paths:
         raise UsageError("pass at least one --model FILE")
-    models = [load_model(p, providers, threads) for p in paths]
-    spec = _spec(data, labels, root, max_videos) if (data or e2e) else None
+    models = [load_model(p, o.providers, o.threads) for p in paths]
+    data, batch, iters, seconds, decoder = o.data, o.batch, o.iters, o.seconds, o.decoder
+    spec = _spec(data, o.labels, o.root, o.max_videos) if (data or o.e2e) else None
     items = [(it.path, it.label) for it in spec.items] if spec else []
-    if e2e and not items:
+    if o.e2e and not items:
         raise UsageError("--e2e needs --data SPEC (videos to decode)")
     truth = _truth(spec, models) if data else {}
     if data:
@@ -142,20 +150,20 @@ def bench_models(
         row: dict[str, Any] = {**m.describe(), "label": _label(m), "threads": getattr(m.backend, "threads", None), "latency": {}}
         for b in sorted({max(1, m.batch_range[0]), max(m.batch_range[0], min(batch, m.batch_range[1]))}):
             row["latency"][str(b)] = time_model(m, b, iters=iters, seconds=seconds)
-        if e2e:
+        if o.e2e:
             row["e2e"] = time_e2e(m, [it[0] for it in items], decoder, iters=iters, seconds=seconds)
         if data:
-            row["accuracy"], scores[m.path] = _accuracy(m, items, truth.get(m.path), num_clips, decoder)
+            row["accuracy"], scores[m.path] = _accuracy(m, items, truth.get(m.path), o.num_clips, decoder)
         rows.append(row)
     result: dict[str, Any] = {
         "device": device_facts([m.provider for m in models]),
-        "threads": threads or int(os.environ.get("LEVIL_THREADS", "0") or 0) or "default",
+        "threads": o.threads or int(os.environ.get("LEVIL_THREADS", "0") or 0) or "default",
         "batch": batch, "models": rows, "warnings": int8_warnings(rows),
     }
     if scores:
         _add_agreement(models, rows, scores)
-    if plot:
-        result["plot"] = str(latency_plot(rows, plot))
+    if o.plot:
+        result["plot"] = str(latency_plot(rows, o.plot))
     return result
 
 

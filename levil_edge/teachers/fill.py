@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Sequence
 
@@ -47,22 +48,31 @@ def _normalise_label_sets(label_sets: LabelSets | None) -> list[tuple[list[str],
     return out
 
 
+@dataclass(kw_only=True)
+class FillOptions:
+    """How ``fill_cache`` runs: one field per ``levil-edge cache fill`` knob."""
+
+    views: int = 1  # temporal views per video (clips for zero-shot)
+    shard: tuple[int, int] = (0, 1)  # (i, n): the videos whose path hashes to i
+    decoder: Any = "auto"
+    batch_size: int | None = None  # videos per teacher forward; None: the teacher's
+    save_every: int = 4  # batches per part file (what a killed run can lose)
+    workers: int = 2  # decoding threads
+    retry_bad: bool = False  # decode the videos this shard's manifest lists as bad again
+    progress: bool = True
+
+
 def fill_cache(
     items: Sequence[Any],
     teacher,
     cache_dir: str | os.PathLike,
-    views: int = 1,
-    shard: tuple[int, int] = (0, 1),
-    decoder: Any = "auto",
-    batch_size: int | None = None,
+    opts: FillOptions | None = None,
+    *,
     label_sets: LabelSets | None = None,
     features_fn: Callable | None = None,
-    save_every: int = 4,
-    workers: int = 2,
-    retry_bad: bool = False,
-    progress: bool = True,
     labels: Sequence[str] | None = None,
     template: Any = PSEUDO_LABEL_TEMPLATE,
+    **options: Any,
 ) -> dict[str, Any]:
     """Compute and store the teacher outputs of ``items`` (VideoItem / dict with "path" / paths).
 
@@ -76,6 +86,7 @@ def fill_cache(
     elapsed seconds, videos/s, teacher forwards.
 
     ``labels``/``template`` add one label set (shorthand for ``label_sets=[(labels, template)]``).
+    Keyword ``options`` are ``FillOptions`` fields (``views=2``, ``shard=(0, 3)``, ...) and override ``opts``.
     ``fill_cache(teacher, items, ...)`` (teacher first) is accepted too."""
     from levil_edge.data import get_decoder
 
@@ -83,7 +94,8 @@ def fill_cache(
         items, teacher = teacher, items
     if labels is not None:
         label_sets = [*(label_sets or []), (list(labels), template)]
-
+    o = replace(opts or FillOptions(), **options)
+    views, shard = o.views, tuple(o.shard)
     if views < 1:
         raise UsageError(f"views must be >= 1, got {views}")
     i_shard, n_shards = shard
@@ -96,7 +108,7 @@ def fill_cache(
     cache = TeacherCache.open(cache_dir, teacher=teacher, create=True)
     sampling = Sampling(teacher.num_frames, views)
     features_fn = features_fn or getattr(teacher, "embed_features", None)
-    dec = get_decoder(decoder)
+    dec = get_decoder(o.decoder)
     tag = f"{shard_tag(shard)}-f{sampling.num_frames}v{sampling.views}"  # one manifest per shard and sampling
     calls0 = dict(teacher.calls)
     _cache_label_texts(cache, teacher, sets)
@@ -105,17 +117,17 @@ def fill_cache(
     paths = [item_path(it) for it in items]
     mine = [p for p in paths if shard_of(p, n_shards) == i_shard]
     manifest = _start_manifest(cache, tag, shard, sampling, sets)
-    known_bad = {b["key"] for b in manifest["bad"]} if not retry_bad else set()
-    if retry_bad:
+    known_bad = {b["key"] for b in manifest["bad"]} if not o.retry_bad else set()
+    if o.retry_bad:
         manifest["bad"] = []
     todo, cached, new_bad = _plan(cache, teacher, mine, sampling, hashes, known_bad)
     manifest["bad"].extend(new_bad)
     # X-CLIP: the text tower runs once per label set, and only when there are videos to do
     prepared = [(h, teacher.prepare_labels(*s)) for h, s in zip(hashes, sets)] if todo else []
 
-    writer = _PartWriter(cache, tag, manifest, save_every)
-    batches = _decoded_batches(todo, dec, sampling, teacher.image_size, batch_size or teacher.batch_size, workers)
-    elapsed = _fill_loop(batches, len(todo), teacher, prepared, features_fn, writer, progress, tag)
+    writer = _PartWriter(cache, tag, manifest, o.save_every)
+    batches = _decoded_batches(todo, dec, sampling, teacher.image_size, o.batch_size or teacher.batch_size, o.workers)
+    elapsed = _fill_loop(batches, len(todo), teacher, prepared, features_fn, writer, o.progress, tag)
     manifest["bad"] = _dedupe(manifest["bad"])
     writer.flush(elapsed, complete=True)
     bad_list = [b["path"] for b in manifest["bad"]]

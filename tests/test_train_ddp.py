@@ -97,5 +97,8 @@ def test_rank_whose_batch_is_all_broken_videos_keeps_in_step(tmp_path_factory, t
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r["steps"] for r in ranks] == [3, 3]  # the step was taken: rank 0 had clips
     assert ranks[1]["clips"][0] == 0 and ranks[0]["clips"][0] == per_rank
-    assert sorted(ranks[1]["bad_videos"]) == sorted(broken)
+    # Both ranks (and rank 0's log, the one users read) count the videos rank 1 could not decode.
+    assert sorted(ranks[0]["bad_videos"]) == sorted(ranks[1]["bad_videos"]) == sorted(broken)
+    epochs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["bad_videos"] for r in epochs if r["kind"] == "epoch"] == [len(broken)]
     _assert_same_weights(tmp_path / "report")

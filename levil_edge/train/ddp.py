@@ -79,6 +79,15 @@ def all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def union_over_ranks(items: list[str], info: DistInfo) -> list[str]:
+    """The sorted union of every rank's ``items`` (e.g. the videos each rank failed to decode), on every rank."""
+    if not info.distributed:
+        return sorted(set(items))
+    gathered: list[list[str] | None] = [None] * info.world_size
+    dist.all_gather_object(gathered, list(items))
+    return sorted({x for part in gathered for x in part or []})
+
+
 def broadcast_flag(flag: bool, info: DistInfo) -> bool:
     """True on every rank when any rank says True (e.g. a NaN loss seen by one rank stops all)."""
     if not info.distributed:

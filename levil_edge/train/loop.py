@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from levil_edge.errors import CheckpointError, TrainingError, UsageError
-from levil_edge.train.ddp import DistInfo, all_reduce_sum, barrier, broadcast_flag, wrap_model
+from levil_edge.train.ddp import DistInfo, all_reduce_sum, barrier, broadcast_flag, union_over_ranks, wrap_model
 from levil_edge.train.run import RunFolder
 
 
@@ -169,6 +169,7 @@ class Trainer:
 
     def save(self, kind: str = "last") -> None:
         barrier(self.dist)  # every rank has finished the step before rank 0 snapshots it
+        self.bad_videos = union_over_ranks(self.bad_videos, self.dist)  # rank 0 writes what every rank saw
         if self.dist.is_main and self.run is not None:
             self.run.save_checkpoint(kind, self.student, self.model_cfg, self.state_dict())
         barrier(self.dist)
@@ -300,6 +301,7 @@ class Trainer:
         self._write(record)
 
     def _end_epoch(self, epoch_losses: list[float]) -> None:
+        self.bad_videos = union_over_ranks(self.bad_videos, self.dist)  # the count covers every rank
         self.epoch += 1
         self.step_in_epoch = 0
         record: dict[str, Any] = {"kind": "epoch", "step": self.step, "epoch": self.epoch,

@@ -209,8 +209,11 @@ def test_adapt_cli_end_to_end_lowers_the_cycle_loss(tiny_clip, videos, tmp_path,
     assert run(argv) == 0
     result = json.loads(capsys.readouterr().out)
 
-    for name in ("adapter.safetensors", "adapter.json", "metrics.jsonl", "diagnostics.json", "diagnostics.md", "diagnostics.png"):
+    for name in ("adapter.safetensors", "adapter.json", "config.json", "metrics.jsonl", "diagnostics.json", "diagnostics.md",
+                 "diagnostics.png"):
         assert (out / name).is_file(), name
+    replay = json.loads((out / "config.json").read_text())  # what `adapt --config OUT/config.json` replays
+    assert (replay["teacher"], replay["data"], replay["epochs"], replay["lr"]) == (str(tiny_clip), str(videos), 4, 0.03)
     assert (out / "diagnostics.png").read_bytes()[:4] == b"\x89PNG"
     assert result["skipped"] >= 1  # broken.mp4
     hist = result["history"]

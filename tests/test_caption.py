@@ -139,7 +139,7 @@ def test_bf16_weights_on_cpu(tiny_vlm):
 
 
 def test_cuda_without_gpu_is_a_usage_error():
-    from levil_edge.captioning.base import resolve_device
+    from levil_edge.utils.device import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")

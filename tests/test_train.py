@@ -108,6 +108,27 @@ def test_teacher_with_another_embedding_size_is_refused(assets, tmp_path):
         distill(tiny_distill_options(assets, tmp_path / "other", teacher=str(other)))
 
 
+def test_distill_normalises_with_the_students_registered_mean_and_std(assets, tmp_path, monkeypatch):
+    """The student's registry default cfg is the one source of its input normalisation, in distill as in
+    finetune: the loader normalises with it and the checkpoint's config (hence ONNX, runtime) records it."""
+    from levil_edge.students import list_students, registry
+    from levil_edge.train import distill
+
+    list_students()  # the built-in students are registered on first use
+    name, mean, std = "x3d_xs_other_norm", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    monkeypatch.setitem(registry._REGISTRY, name, registry.builder("x3d_xs"))
+    monkeypatch.setitem(registry._DEFAULT_CFGS, name, {**registry.default_cfg("x3d_xs"), "mean": mean, "std": std})
+    seen = []
+    import levil_edge.train.common as common
+
+    real = common.build_loader
+    monkeypatch.setattr(common, "build_loader", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    distill(tiny_distill_options(assets, tmp_path / "run", student=name, epochs=1))
+    cfg = json.loads((tmp_path / "run" / "last" / "config.json").read_text())
+    assert (tuple(cfg["mean"]), tuple(cfg["std"])) == (mean, std)
+    assert [(tuple(kw["mean"]), tuple(kw["std"])) for kw in seen] == [(mean, std)]
+
+
 def test_finetune_scratch_supervised_and_label_errors(assets, tmp_path):
     from levil_edge.train import finetune
 

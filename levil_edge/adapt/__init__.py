@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "AdaptConfig": "levil_edge.adapt.train",
+    "AdaptConfig": "levil_edge.adapt.adapt_options",
     "AdaptResult": "levil_edge.adapt.train",
     "adapt": "levil_edge.adapt.train",
     "AdaptedTeacher": "levil_edge.adapt.teacher",

@@ -11,8 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from levil_edge.errors import TeacherError
-from levil_edge.utils.device import resolve_device  # noqa: F401 - the backends' device choice
-from levil_edge.utils.device import resolve_dtype as resolve_device_dtype
+from levil_edge.utils.device import resolve_dtype
 from levil_edge.utils.extras import require
 
 # LEViL's captioning prompt and frame count (docs/method.md)
@@ -38,10 +37,11 @@ class Captioner(abc.ABC):
         """videos: each uint8 (N, H, W, 3) -> one caption per video (greedy decoding)."""
 
 
-def resolve_dtype(dtype: str, device):
-    """'auto' -> bf16 on a CUDA GPU that supports it, fp16 on other GPUs, fp32 on CPU."""
+def captioner_dtype(dtype: str, device):
+    """A captioner's weights dtype: ``utils.device.resolve_dtype`` preferring bf16 ('auto' -> bf16 on a
+    CUDA GPU that supports it, fp16 on other GPUs, fp32 on CPU)."""
     require("torch", what="captioning")
-    return resolve_device_dtype(dtype, device, prefer_bf16=True)
+    return resolve_dtype(dtype, device, prefer_bf16=True)
 
 
 def read_model_json(model: str, filename: str) -> dict | None:

@@ -16,11 +16,11 @@ from levil_edge.captioning.base import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_PROMPT,
     Captioner,
-    resolve_device,
-    resolve_dtype,
+    captioner_dtype,
 )
 from levil_edge.captioning.registry import register_captioner
 from levil_edge.errors import MissingExtraError, TeacherError
+from levil_edge.utils.device import resolve_device
 from levil_edge.utils.extras import has_module, require
 
 
@@ -45,7 +45,7 @@ class QwenVLCaptioner(Captioner):
         transformers = require("transformers", what="Qwen-VL captioning")
         self.id = model
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.dtype = captioner_dtype(dtype, self.device)
         try:
             self.processor = transformers.AutoProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
             self.model = transformers.AutoModelForImageTextToText.from_pretrained(

@@ -18,13 +18,13 @@ from levil_edge.captioning.base import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_PROMPT,
     Captioner,
+    captioner_dtype,
     read_model_json,
     read_model_text,
-    resolve_device,
-    resolve_dtype,
 )
 from levil_edge.captioning.registry import register_captioner
 from levil_edge.errors import TeacherError
+from levil_edge.utils.device import resolve_device
 from levil_edge.utils.extras import require
 
 
@@ -84,7 +84,7 @@ class SmolVLMCaptioner(Captioner):
         transformers = require("transformers", what="SmolVLM captioning")
         self.id = model
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.dtype = captioner_dtype(dtype, self.device)
         try:
             self.model = transformers.AutoModelForImageTextToText.from_pretrained(
                 model, dtype=self.dtype, trust_remote_code=trust_remote_code

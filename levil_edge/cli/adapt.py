@@ -20,8 +20,11 @@ from levil_edge.cli.options import (
     UnlabeledDataOpt,
     VideosAliasOpt,
 )
-from levil_edge.cli.params import command_values, merge_data, on_command_line
+from levil_edge.adapt.adapt_options import AdaptConfig  # torch-free
+from levil_edge.cli.params import command_values, field_defaults, merge_data, on_command_line
 from levil_edge.errors import UsageError
+
+_A = field_defaults(AdaptConfig)  # the defaults' only home; the flags show and pass them
 
 # adapt's flags that are named differently in AdaptConfig
 _FIELD_OF = {"workers": "num_workers"}
@@ -36,24 +39,24 @@ def adapt(
     data: UnlabeledDataOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Adapter folder to write, e.g. adapters/k400.", show_default=False)] = None,
     config: ConfigOpt = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (1 warm-up, then cosine).")] = 5,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frame pairs per step.")] = 32,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (1 warm-up, then cosine).")] = _A["epochs"],
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frame pairs per step.")] = _A["batch_size"],
     lr: Annotated[
         Optional[float], typer.Option("--lr", help="Peak learning rate (default: 1e-4 x batch-size / 256, the paper's rule).")
     ] = None,
     frames_gap: Annotated[
         float, typer.Option("--frames-gap", help="Distance between the two frames, as a share of the clip.")
-    ] = 0.15,
+    ] = _A["frames_gap"],
     val: Annotated[
         Optional[str],
         typer.Option("--val", help="Held-out videos for the diagnostics (default: 10% of --data, at most 32, kept out of training)."),
     ] = None,
-    diag_frames: Annotated[int, typer.Option("--diag-frames", min=2, help="Frames per held-out video.")] = 8,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")] = 0,
+    diag_frames: Annotated[int, typer.Option("--diag-frames", min=2, help="Frames per held-out video.")] = _A["diag_frames"],
+    workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")] = _A["num_workers"],
     device: DeviceOpt = "auto",
-    decoder: DecoderOpt = Decoder.auto,
+    decoder: DecoderOpt = Decoder(_A["decoder"]),
     root: RootOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = _A["seed"],
     videos_alias: VideosAliasOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -63,7 +66,8 @@ def adapt(
     cycle-consistency walk; reports intra/inter-video distance and cycle accuracy on held-out
     videos before and after.
 
-    Writes adapter.safetensors, adapter.json, metrics.jsonl and diagnostics (.json, .md, .png).
+    Writes adapter.safetensors, adapter.json, config.json (replay: --config OUT/config.json), metrics.jsonl
+    and diagnostics (.json, .md, .png).
     Use it with `distill --teacher-adapter OUT` (feature-distillation target).
 
     Example: levil-edge adapt --teacher openai/clip-vit-base-patch16 --data videos/ --out adapters/k400
@@ -71,7 +75,6 @@ def adapt(
     """
     import dataclasses
 
-    from levil_edge.adapt.train import AdaptConfig
     from levil_edge.adapt.train import adapt as run_adapt
     from levil_edge.cli.params import build_options, require_data
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from levil_edge.cli.common import console, kv_table, print_json
 from levil_edge.cli.options import (
+    CacheFolderOpt,
     DataOpt,
     Decoder,
     DecoderOpt,
@@ -26,14 +27,13 @@ from levil_edge.cli.options import (
 
 cache_app = typer.Typer(help="Fill and inspect the teacher target cache.", no_args_is_help=True)
 
-CacheArg = Annotated[Path, typer.Option("--cache", help="Cache folder (one teacher per folder).")]
 
 
 @cache_app.command("fill")
 def fill(
     teacher: TeacherOpt,
     data: DataOpt,
-    cache: CacheArg,
+    cache: CacheFolderOpt,
     views: Annotated[int, typer.Option("--views", min=1, help="Views per video (1 = LEViL; more gives variety).")] = 1,
     shard: Annotated[str, typer.Option("--shard", help="'i/n': fill only shard i of n (one per GPU or machine).")] = "0/1",
     labels: Annotated[

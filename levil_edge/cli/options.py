@@ -84,6 +84,11 @@ TemplateOpt = Annotated[
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="float32, float16 or bfloat16 (default: fp16 on CUDA, fp32 on CPU).")]
 TeacherBatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Videos per teacher forward.")]
 TeacherFramesOpt = Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames per view (default 8; X-CLIP: its own).")]
+# Checked by the library (one line, e.g. "tau must be positive"), the same in every command.
+TauOpt = Annotated[float, typer.Option("--tau", help="Teacher softmax temperature on cosine similarity (LEViL: 1/50).")]
+# The teacher target cache: one teacher per folder, reused across runs and commands (`levil-edge cache`).
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder, reused across runs (distill/finetune default: <out>/teacher_cache; zeroshot: none).")]
+CacheFolderOpt = Annotated[Path, typer.Option("--cache", help="Teacher target cache folder (one teacher per folder).")]
 
 # --- training (distill, finetune): one clip per video per step ---
 TrainBatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Clips per step per process (finetune: labeled + unlabeled).")]

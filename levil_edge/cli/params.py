@@ -6,6 +6,7 @@
 - :func:`command_values`: the command's parameters, with the file's values where the flag was not
   given on the command line (click's parameter source), as plain values (str, not Path or Enum).
 - :func:`build_options`: a dataclass from those values, field by field, by name.
+- :func:`field_defaults`: a dataclass's defaults, which the flags of its command show and pass.
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ def command_values(
                     raise UsageError(f"--config {config}: '{key}': {' '.join(exc.format_message().split())}") from exc
         values[name] = plain(value)
     return values
+
+
+def field_defaults(cls: type) -> dict[str, Any]:
+    """A dataclass's field defaults by name, plain (what a flag shows and passes): the CLI takes its
+    option defaults from the library's options dataclasses, their only home."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 def build_options(cls: type, values: Mapping[str, Any], *, renames: Mapping[str, str] | None = None) -> Any:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from levil_edge.cli.common import console, fmt_pct, print_json
 from levil_edge.cli.options import (
+    CacheOpt,
     DataOpt,
     Decoder,
     DecoderOpt,
@@ -22,11 +23,11 @@ from levil_edge.cli.options import (
     TeacherFramesOpt,
     TeacherOpt,
     TemplateOpt,
+    TauOpt,
     TrustRemoteCodeOpt,
 )
+from levil_edge.config import DEFAULT_TAU
 
-TauOpt = Annotated[float, typer.Option("--tau", min=1e-6, help="Softmax temperature on cosine similarity (LEViL: 1/50).")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache", help="Teacher target cache folder (reused across runs).")]
 
 
 def zeroshot(
@@ -35,8 +36,8 @@ def zeroshot(
     labels: LabelsOpt = None,
     template: TemplateOpt = None,
     clips: Annotated[int, typer.Option("--clips", min=1, help="Views per video, scores averaged (LEViL: 10).")] = 1,
-    tau: TauOpt = 0.02,
-    cache: CacheDirOpt = None,
+    tau: TauOpt = DEFAULT_TAU,
+    cache: CacheOpt = None,
     humanize: Annotated[
         bool, typer.Option("--humanize/--raw-labels", help="Write class names as words (ApplyEyeMakeup -> apply eye makeup).")
     ] = True,

@@ -2,7 +2,7 @@
 
 What a Jetson installs. It imports only numpy, a video decoder (PyAV / decord through
 ``levil_edge.data``), onnxruntime or tensorrt, and levil-edge's torch-free modules (config, errors,
-metrics, utils, data, artifacts, evaluation, system): never torch, and nothing of export/train.
+metrics, utils, data, artifacts, eval_report, system): never torch, and nothing of export/train.
 ``tests/test_runtime.py::test_runtime_imports_and_predicts_without_torch`` runs predict in a
 process where importing torch fails; ``tests/test_runtime_imports.py`` checks the imports.
 

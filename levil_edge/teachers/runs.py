@@ -87,9 +87,11 @@ def run_zeroshot(
     (``template``: default ``TARGET_CLASS_TEMPLATE``); ``out``: also write the result there."""
     from levil_edge.data.specs import load_spec
     from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE
+    from levil_edge.teachers.formula import check_tau
     from levil_edge.teachers.zeroshot import zeroshot_eval
     from levil_edge.utils.io import atomic_write_json, ensure_writable
 
+    check_tau(tau)  # before the teacher runs over every video
     if out is not None:
         ensure_writable(out, "file")  # before the teacher runs over every video
     if cache is not None:

@@ -36,7 +36,7 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
     from levil_edge.config import ModelConfig
     from levil_edge.data.specs import load_spec
     from levil_edge.errors import DatasetError
-    from levil_edge.students import create_student
+    from levil_edge.students import create_student, get_default_cfg
     from levil_edge.train import common
     from levil_edge.train.data import Source
     from levil_edge.train.loop import Trainer
@@ -63,11 +63,14 @@ def distill(opts: DistillOptions | None = None, **kwargs: Any) -> dict[str, Any]
     embed_dim = int(table.embed.shape[-1]) if with_embed else None
     common.seed_everything(opts.seed)  # again: loading/filling the teacher may have drawn random numbers
     model = create_student(opts.student, len(vocab), embed_dim=embed_dim, dropout=opts.dropout)
+    default = get_default_cfg(opts.student)
+    norm = {"mean": tuple(default["mean"]), "std": tuple(default["std"])}  # the student's input normalisation
     cfg = ModelConfig(student=opts.student, num_classes=len(vocab), labels=vocab, label_kind="pseudo",
-                      frames=opts.frames, stride=opts.stride, size=opts.size, embed_dim=embed_dim, run=str(opts.out),
-                      extra={"teacher": info["teacher_id"], "tau": opts.tau, "template": opts.template})
+                      frames=opts.frames, stride=opts.stride, size=opts.size, **norm, embed_dim=embed_dim,
+                      run=str(opts.out), extra={"teacher": info["teacher_id"], "tau": opts.tau, "template": opts.template})
     per_batch = opts.batch_size
-    loader = common.build_loader([Source("videos", items, per_batch)], opts, dist, len(items), per_batch, info["views"])
+    loader = common.build_loader([Source("videos", items, per_batch)], opts, dist, len(items), per_batch, info["views"],
+                                 **norm)
     task = DistillTask(table.to(dist.device), feature_weight=opts.feature_weight)
     run_info = {"num_videos": len(items), "num_pseudo_labels": len(vocab), "teacher": info["teacher_id"],
                 "teacher_skipped_videos": info["teacher_bad_videos"], "student": opts.student}

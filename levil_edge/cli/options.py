@@ -94,6 +94,31 @@ CacheFolderOpt = Annotated[Path, typer.Option("--cache", help="Teacher target ca
 TrainBatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Clips per step per process (finetune: labeled + unlabeled).")]
 ClipFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip (LEViL: 8); default: the student's.")]
 
+
+class Amp(str, enum.Enum):  # TrainOptions.amp
+    auto = "auto"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    none = "none"
+
+
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (distill: 100, finetune: 20, as in LEViL).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="AdamW learning rate (LEViL: 1e-4).")]
+WdOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay (ours: 0.05).")]
+WarmupOpt = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-up length in epochs, then cosine decay.")]
+ClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm; 0 disables.")]
+AmpOpt = Annotated[Amp, typer.Option("--amp", help="Mixed precision: auto = bf16 on CUDA, none on CPU.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading worker processes (0 = in the main process).")]
+FlipOpt = Annotated[float, typer.Option("--flip", help="Horizontal-flip probability; 0 when left/right matters to the labels.")]
+SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
+StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last/ checkpoint.")]
+TbOpt = Annotated[bool, typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")]
+LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Write a metrics.jsonl line every N steps.")]
+MinCropOpt = Annotated[float, typer.Option("--min-crop", min=0.05, max=1.0, help="Random resized crop keeps at least this fraction of the frame area (1 = whole frame, no crop).")]
+RamCacheOpt = Annotated[int, typer.Option("--ram-cache-mb", help="Keep decoded videos in RAM up to this many MB, so later epochs skip decoding (small datasets of short videos; use with --workers 0).")]
+CacheFillBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
+
 # --- captioning ---
 CaptionBatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Videos per generate() call.")]
 CaptionFramesOpt = Annotated[int, typer.Option("--frames", help="Frames sampled uniformly over each video.")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,23 +9,40 @@ import typer
 
 from levil_edge.cli.common import console, fmt_pct, kv_table, print_json
 from levil_edge.cli.options import (
+    Amp,
+    AmpOpt,
+    CacheFillBatchOpt,
     CacheOpt,
     ClipFramesOpt,
+    ClipOpt,
     ConfigOpt,
     Decoder,
     DecoderOpt,
     DeviceOpt,
+    EpochsOpt,
+    FlipOpt,
     JsonOpt,
+    LogEveryOpt,
+    LrOpt,
+    MinCropOpt,
+    RamCacheOpt,
+    ResumeOpt,
     RootOpt,
     RunDirOpt,
+    SaveEveryOpt,
     SeedOpt,
+    StopAfterOpt,
     TauOpt,
+    TbOpt,
     TrainAliasOpt,
     TrainBatchOpt,
     TrainDataOpt,
     TrustRemoteCodeOpt,
     UnlabeledDataOpt,
     VideosAliasOpt,
+    WarmupOpt,
+    WdOpt,
+    WorkersOpt,
 )
 from levil_edge.cli.params import build_options, command_values, field_defaults, merge_data, on_command_line
 from levil_edge.errors import UsageError
@@ -36,21 +52,7 @@ from levil_edge.train.run_options import DistillOptions, FinetuneOptions  # torc
 _D, _F = field_defaults(DistillOptions), field_defaults(FinetuneOptions)
 
 
-class Amp(str, enum.Enum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp16 = "fp16"
-    none = "none"
-
-
 StudentOpt = Annotated[str, typer.Option("--student", help="Student model (see `levil-edge models`).")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (distill: 100, finetune: 20, as in LEViL).")]
-LrOpt = Annotated[float, typer.Option("--lr", help="AdamW learning rate (LEViL: 1e-4).")]
-WdOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay (ours: 0.05).")]
-WarmupOpt = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-up length in epochs, then cosine decay.")]
-ClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm; 0 disables.")]
-AmpOpt = Annotated[Amp, typer.Option("--amp", help="Mixed precision: auto = bf16 on CUDA, none on CPU.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Data-loading worker processes (0 = in the main process).")]
 SizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size (224 = paper setting); default: the student's.")]
 StrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride (1 = consecutive frames, as in LEViL); default: the student's.")]
 _FROM_INIT = " Default: the --init checkpoint's, else {}."
@@ -58,15 +60,6 @@ FtStudentOpt = Annotated[Optional[str], typer.Option("--student", help="Student 
 FtSizeOpt = Annotated[Optional[int], typer.Option("--size", help="Crop size." + _FROM_INIT.format("the student's"))]
 FtFramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Frames per clip." + _FROM_INIT.format("the student's"))]
 FtStrideOpt = Annotated[Optional[int], typer.Option("--stride", help="Frame stride." + _FROM_INIT.format("the student's"))]
-FlipOpt = Annotated[float, typer.Option("--flip", help="Horizontal-flip probability; 0 when left/right matters to the labels.")]
-SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Also checkpoint last/ every N steps (0: epoch ends only).")]
-StopAfterOpt = Annotated[Optional[int], typer.Option("--stop-after", help="Debug: checkpoint and stop after N steps in total (then --resume).", hidden=False)]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last/ checkpoint.")]
-TbOpt = Annotated[bool, typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")]
-LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Write a metrics.jsonl line every N steps.")]
-MinCropOpt = Annotated[float, typer.Option("--min-crop", min=0.05, max=1.0, help="Random resized crop keeps at least this fraction of the frame area (1 = whole frame, no crop).")]
-RamCacheOpt = Annotated[int, typer.Option("--ram-cache-mb", help="Keep decoded videos in RAM up to this many MB, so later epochs skip decoding (small datasets of short videos; use with --workers 0).")]
-CacheFillBatchOpt = Annotated[int, typer.Option("--teacher-batch-size", help="Videos per teacher forward when filling the cache.")]
 
 # What a run's config.json records besides the options (train/common.py), skipped on replay.
 RUN_RECORD_KEYS = ("world_size", "device_resolved")

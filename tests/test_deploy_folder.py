@@ -374,13 +374,31 @@ def test_resolve_model_accepts_what_each_command_runs(tmp_path) -> None:
     deploy.mkdir()
     (deploy / "model.onnx").write_bytes(b"")
     (deploy / "model.int8.cpu.onnx").write_bytes(b"")
-    with pytest.raises(UsageError, match="is an exported model: export takes"):
+    with pytest.raises(UsageError, match="is an exported model: export takes a run folder, a checkpoint folder"):
         A.resolve_model(deploy / "model.onnx", (A.CHECKPOINT,), what="export")
+    with pytest.raises(UsageError, match=r"is an export folder \(.*\): export takes a run folder, .* or a "
+                                         r"\.safetensors file$"):
+        A.resolve_model(deploy, (A.CHECKPOINT,), what="export")
     assert A.resolve_model(deploy / "model.onnx", (A.RUNTIME,)) == deploy / "model.onnx"
     with pytest.raises(UsageError, match=r"export folder: pass one of its files \(model.int8.cpu.onnx, model.onnx\)"):
         A.resolve_model(deploy, (A.RUNTIME,))
     with pytest.raises(UsageError, match="PyTorch checkpoint: export it first"):
         A.resolve_model(run, (A.RUNTIME,))
+
+
+def test_evaluate_says_it_takes_exported_files_too(tmp_path) -> None:
+    pytest.importorskip("torch")
+    from levil_edge.train.eval_checkpoint import evaluate
+
+    deploy = tmp_path / "deploy" / "x"
+    deploy.mkdir(parents=True)
+    (deploy / "model.onnx").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"is an export folder: pass one of its files \(model.onnx\)"):
+        evaluate(deploy, tmp_path / "no-data")  # refused before the data is read
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(UsageError, match=r"not a model file evaluate can use; pass a run folder, .*\.safetensors "
+                                         r"file, or a \.onnx or \.engine file"):
+        evaluate(tmp_path / "notes.txt", tmp_path / "no-data")
 
 
 def test_export_cli_takes_a_run_folder_and_names_what_is_missing(tmp_path, capsys) -> None:

@@ -243,9 +243,10 @@ def _alive_other(pid: int) -> bool:
     return True
 
 
-def find_run_checkpoint(path: str | Path) -> Path:
+def find_run_checkpoint(path: str | Path, what: str = "this command") -> Path:
     """A run folder -> its best/ (else last/) checkpoint; a checkpoint folder or .safetensors -> itself
-    (``levil_edge.artifacts.resolve_model``, the one place a --model argument is resolved)."""
+    (``levil_edge.artifacts.resolve_model``, the one place a --model argument is resolved; ``what``
+    names the command in its errors)."""
     from levil_edge.artifacts import CHECKPOINT, resolve_model
 
-    return resolve_model(path, (CHECKPOINT,))
+    return resolve_model(path, (CHECKPOINT,), what=what)

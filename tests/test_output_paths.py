@@ -212,6 +212,7 @@ def test_every_long_command_checks_its_output_before_loading_a_model(tmp_path_fa
         "adapt": ["adapt", "--teacher", missing, "--videos", str(a.videos), "--out", str(blocker / "adapter")],
         "export": ["export", "--model", missing, "--out", str(blocker / "deploy" / "x")],
         "evaluate": ["evaluate", "--model", missing, "--data", str(a.videos), "--out", str(blocker / "eval")],
+        "bench --plot": ["bench", "--model", missing + ".onnx", "--plot", str(blocker / "bench.png")],
     }
     capsys.readouterr()
     for name, argv in calls.items():

@@ -88,12 +88,12 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, *, clips: int = 
 
     if clips < 1:
         raise DatasetError(f"--clips must be >= 1 (got {clips})")
-    # a wrong --model (an export folder, a typo) is one line naming what evaluate takes, before any work
-    resolved = resolve_model(model, (CHECKPOINT, RUNTIME), what="evaluate")
     if out is not None:
         from levil_edge.utils.io import ensure_writable
 
         ensure_writable(out, "folder")  # before the videos are decoded
+    # a wrong --model (an export folder, a typo) is one line naming what evaluate takes, before any work
+    resolved = resolve_model(model, (CHECKPOINT, RUNTIME), what="evaluate")
     spec = load_spec(data, root=root)
     if not spec.items:
         raise DatasetError(f"{data}: no videos found")

@@ -241,6 +241,7 @@ def test_bench_refuses_agreement_across_exports(deploy, tmp_path, tmp_path_facto
 
 def test_staging_swap_keeps_user_files_and_restores_after_a_crash(tmp_path) -> None:
     from levil_edge.export.staging import DeployStage, clean_stale
+    from levil_edge.utils.io import current_umask
 
     out = tmp_path / "deploy"
     with DeployStage(out) as stage:
@@ -249,11 +250,16 @@ def test_staging_swap_keeps_user_files_and_restores_after_a_crash(tmp_path) -> N
         assert Path(__import__("tempfile").gettempdir()) == stage.work  # temp work stays inside
         stage.commit()
     (out / "notes.txt").write_text("mine")
+    (out / "notes.txt").chmod(0o600)  # the user's private file
     with DeployStage(out) as stage:
         (stage.path / "model.json").write_text("{}")
         (stage.path / "model.onnx").write_text("v2")
+        (stage.path / "model.onnx").chmod(0o600)  # as mkstemp makes the files export writes
         assert stage.commit() == ["notes.txt"]
     assert (out / "model.onnx").read_text() == "v2" and (out / "notes.txt").read_text() == "mine"
+    umask = current_umask()
+    assert (out / "model.onnx").stat().st_mode & 0o777 == 0o666 & ~umask  # export's files: the umask's mode
+    assert (out / "notes.txt").stat().st_mode & 0o777 == 0o600  # a carried-over file keeps its own
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy"]
     with pytest.raises(RuntimeError), DeployStage(out) as stage:  # an error mid-export: nothing changes
         (stage.path / "model.onnx").write_text("v3")

@@ -278,7 +278,7 @@ def resolve_model(path: str | os.PathLike, accept: Iterable[str] = (CHECKPOINT,)
     if not p.exists():
         parent = p.parent if str(p.parent) else Path(".")
         near = f" ({parent} holds: {_listing(parent)})" if parent.is_dir() else ""
-        raise (CheckpointError if CHECKPOINT in accept else RuntimeModelError)(f"no model at {p}{near}: {_expected(accept)}")
+        raise (CheckpointError if CHECKPOINT in accept else RuntimeModelError)(f"no model at {p}{near}: pass {_expected(accept)}")
     if p.is_file():
         if p.suffix in RUNTIME_SUFFIXES:
             if RUNTIME in accept:
@@ -289,7 +289,7 @@ def resolve_model(path: str | os.PathLike, accept: Iterable[str] = (CHECKPOINT,)
         if p.suffix == ".safetensors":
             raise UsageError(f"{p} is a PyTorch checkpoint: export it first (levil-edge export --model {p} --out deploy/NAME) "
                              "and pass a .onnx or .engine")
-        raise UsageError(f"{p}: not a model file {what} can use; {_expected(accept)}")
+        raise UsageError(f"{p}: not a model file {what} can use; pass {_expected(accept)}")
     if CHECKPOINT in accept:
         if _is_checkpoint_dir(p):
             return p
@@ -305,14 +305,15 @@ def resolve_model(path: str | os.PathLike, accept: Iterable[str] = (CHECKPOINT,)
         raise UsageError(f"{p} is a PyTorch checkpoint: export it first (levil-edge export --model {p} --out deploy/NAME) "
                          "and pass a .onnx or .engine")
     raise (CheckpointError if CHECKPOINT in accept else RuntimeModelError)(
-        f"{p} has no best/ or last/ checkpoint and no model file (it holds: {_listing(p)}): {_expected(accept)}"
+        f"{p} has no best/ or last/ checkpoint and no model file (it holds: {_listing(p)}): pass {_expected(accept)}"
     )
 
 
 def _expected(accept: tuple[str, ...]) -> str:
+    """What a command that accepts ``accept`` takes, as the object of "takes" or "pass"."""
     kinds = []
     if CHECKPOINT in accept:
         kinds.append("a run folder, a checkpoint folder (config.json + .safetensors) or a .safetensors file")
     if RUNTIME in accept:
         kinds.append("a .onnx or .engine file written by `levil-edge export`")
-    return "pass " + ", or ".join(kinds)
+    return ", or ".join(kinds)

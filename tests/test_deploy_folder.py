@@ -241,6 +241,7 @@ def test_bench_refuses_agreement_across_exports(deploy, tmp_path, tmp_path_facto
 
 def test_staging_swap_keeps_user_files_and_restores_after_a_crash(tmp_path) -> None:
     from levil_edge.export.staging import DeployStage, clean_stale
+    from levil_edge.utils.io import current_umask
 
     out = tmp_path / "deploy"
     with DeployStage(out) as stage:
@@ -249,11 +250,16 @@ def test_staging_swap_keeps_user_files_and_restores_after_a_crash(tmp_path) -> N
         assert Path(__import__("tempfile").gettempdir()) == stage.work  # temp work stays inside
         stage.commit()
     (out / "notes.txt").write_text("mine")
+    (out / "notes.txt").chmod(0o600)  # the user's private file
     with DeployStage(out) as stage:
         (stage.path / "model.json").write_text("{}")
         (stage.path / "model.onnx").write_text("v2")
+        (stage.path / "model.onnx").chmod(0o600)  # as mkstemp makes the files export writes
         assert stage.commit() == ["notes.txt"]
     assert (out / "model.onnx").read_text() == "v2" and (out / "notes.txt").read_text() == "mine"
+    umask = current_umask()
+    assert (out / "model.onnx").stat().st_mode & 0o777 == 0o666 & ~umask  # export's files: the umask's mode
+    assert (out / "notes.txt").stat().st_mode & 0o777 == 0o600  # a carried-over file keeps its own
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy"]
     with pytest.raises(RuntimeError), DeployStage(out) as stage:  # an error mid-export: nothing changes
         (stage.path / "model.onnx").write_text("v3")
@@ -374,13 +380,31 @@ def test_resolve_model_accepts_what_each_command_runs(tmp_path) -> None:
     deploy.mkdir()
     (deploy / "model.onnx").write_bytes(b"")
     (deploy / "model.int8.cpu.onnx").write_bytes(b"")
-    with pytest.raises(UsageError, match="is an exported model: export takes"):
+    with pytest.raises(UsageError, match="is an exported model: export takes a run folder, a checkpoint folder"):
         A.resolve_model(deploy / "model.onnx", (A.CHECKPOINT,), what="export")
+    with pytest.raises(UsageError, match=r"is an export folder \(.*\): export takes a run folder, .* or a "
+                                         r"\.safetensors file$"):
+        A.resolve_model(deploy, (A.CHECKPOINT,), what="export")
     assert A.resolve_model(deploy / "model.onnx", (A.RUNTIME,)) == deploy / "model.onnx"
     with pytest.raises(UsageError, match=r"export folder: pass one of its files \(model.int8.cpu.onnx, model.onnx\)"):
         A.resolve_model(deploy, (A.RUNTIME,))
     with pytest.raises(UsageError, match="PyTorch checkpoint: export it first"):
         A.resolve_model(run, (A.RUNTIME,))
+
+
+def test_evaluate_says_it_takes_exported_files_too(tmp_path) -> None:
+    pytest.importorskip("torch")
+    from levil_edge.train.eval_checkpoint import evaluate
+
+    deploy = tmp_path / "deploy" / "x"
+    deploy.mkdir(parents=True)
+    (deploy / "model.onnx").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"is an export folder: pass one of its files \(model.onnx\)"):
+        evaluate(deploy, tmp_path / "no-data")  # refused before the data is read
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(UsageError, match=r"not a model file evaluate can use; pass a run folder, .*\.safetensors "
+                                         r"file, or a \.onnx or \.engine file"):
+        evaluate(tmp_path / "notes.txt", tmp_path / "no-data")
 
 
 def test_export_cli_takes_a_run_folder_and_names_what_is_missing(tmp_path, capsys) -> None:

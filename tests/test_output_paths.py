@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -49,8 +50,46 @@ def test_os_error_message_for_real_errors(tmp_path):
     assert "file is a file where a folder goes" in os_error_message(notdir.value)
     assert "is a folder where a file is expected" in os_error_message(isdir.value)
     assert "no such file or folder" in os_error_message(missing.value)
-    for code, needle in [(errno.ENOSPC, "no space left"), (errno.EROFS, "read-only"), (errno.EACCES, "permission")]:
+    for code, needle in [(errno.ENOSPC, "no space left"), (errno.EROFS, "read-only"), (errno.EACCES, "permission"),
+                         (errno.EIO, "check the device"), (errno.ENFILE, "close other programs"),
+                         (errno.EXDEV, "check the path and retry")]:  # no advice of its own: the generic one
         assert needle in os_error_message(OSError(code, os.strerror(code), "/x/y"))
+
+
+def test_os_error_message_says_what_to_do_for_limits_and_links(tmp_path):
+    """Real errors: a symlink loop, a name too long, the file-size limit, the open-file limit."""
+    import subprocess
+    import sys
+
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(OSError) as loop:
+        open(tmp_path / "loop")
+    with pytest.raises(OSError) as long_name:
+        open(tmp_path / ("x" * 300), "w")
+    assert "symbolic links: a link in the path points back at itself" in os_error_message(loop.value)
+    assert "file name too long: choose a shorter path" in os_error_message(long_name.value)
+    script = """
+import os, resource, signal, sys
+from levil_edge.utils.io import os_error_message
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal that kills the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    with open(sys.argv[1], "wb") as f:
+        f.write(b"0" * 4096)
+except OSError as exc:
+    print(os_error_message(exc))
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+try:
+    files = [open(sys.argv[1], "rb") for _ in range(100)]
+except OSError as exc:
+    print(os_error_message(exc))
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big")], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, proc.stdout + proc.stderr
+    assert "file too large" in lines[0] and "ulimit -f" in lines[0], lines[0]
+    assert "too many open files: raise the open-file limit (ulimit -n" in lines[1], lines[1]
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
@@ -212,6 +251,7 @@ def test_every_long_command_checks_its_output_before_loading_a_model(tmp_path_fa
         "adapt": ["adapt", "--teacher", missing, "--videos", str(a.videos), "--out", str(blocker / "adapter")],
         "export": ["export", "--model", missing, "--out", str(blocker / "deploy" / "x")],
         "evaluate": ["evaluate", "--model", missing, "--data", str(a.videos), "--out", str(blocker / "eval")],
+        "bench --plot": ["bench", "--model", missing + ".onnx", "--plot", str(blocker / "bench.png")],
     }
     capsys.readouterr()
     for name, argv in calls.items():

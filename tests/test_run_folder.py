@@ -76,6 +76,23 @@ def test_leftovers_of_a_live_process_are_kept(stopped, tmp_path):
     assert busy.is_dir() and not dead.exists()
 
 
+def test_a_crash_left_checkpoint_is_recovered_when_its_pid_was_reused(stopped, tmp_path):
+    """The pid in ``.last.old-<pid>`` may belong to a new, unrelated process by now: the good
+    checkpoint is still put back, and a fresh start still refuses to erase the run."""
+    from levil_edge.train.run import RunFolder
+
+    run = _copy(stopped, tmp_path)
+    os.replace(run / "last", run / f".last.old-{os.getppid()}")  # a live pid
+    metrics = (run / "metrics.jsonl").read_text()
+    folder = RunFolder(run)
+    assert folder.holds_run()
+    with pytest.raises(UsageError, match="already holds a run"):
+        folder.prepare(folder.load_config(), resume=False)
+    assert (run / "metrics.jsonl").read_text() == metrics
+    assert torch.load(run / "last" / "trainer_state.pt", weights_only=True)["step"] == 2
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
+
+
 def test_a_moved_run_folder_resumes(assets, stopped, tmp_path):
     from levil_edge.train import distill
 

@@ -4,6 +4,7 @@ checkpoint round trip and its error messages, FLOP counting and the temporal shi
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -192,9 +193,9 @@ def test_checkpoint_keeps_student_kwargs_and_dropout(tiny_ckpt) -> None:
 
 
 def test_checkpoint_errors(tiny_ckpt, tmp_path) -> None:
-    with pytest.raises(CheckpointError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no model at .*nope"):
         load_checkpoint(tmp_path / "nope")
-    with pytest.raises(CheckpointError, match="no .safetensors"):
+    with pytest.raises(CheckpointError, match="no best/ or last/ checkpoint and no model file"):
         load_checkpoint(tmp_path)
     lonely = tmp_path / "lonely"
     lonely.mkdir()
@@ -208,6 +209,20 @@ def test_checkpoint_errors(tiny_ckpt, tmp_path) -> None:
     with pytest.raises(CheckpointError, match="--init"):
         torch.save({}, tmp_path / "x.pth")
         load_checkpoint(tmp_path / "x.pth")
+
+
+def test_checkpoint_of_a_run_folder_and_advice_that_names_real_files(tiny_ckpt, tmp_path) -> None:
+    run = tmp_path / "runs" / "ft"
+    shutil.copytree(tiny_ckpt, run / "best")  # weights at best/model.safetensors, as a run writes them
+    assert load_checkpoint(run)[1].labels == ["a", "b", "c"]
+    two = tmp_path / "two"
+    shutil.copytree(tiny_ckpt, two)
+    (two / "model.safetensors").rename(two / "a.safetensors")
+    shutil.copy(two / "a.safetensors", two / "b.safetensors")
+    with pytest.raises(CheckpointError, match="2 .safetensors files") as err:
+        load_checkpoint(two)
+    advised = str(err.value).split("e.g. ")[1].rstrip(")")
+    assert load_checkpoint(advised)[1].labels == ["a", "b", "c"]  # the advised path exists and loads
 
 
 def test_checkpoint_head_vs_labels_mismatch(tiny_ckpt, tmp_path) -> None:

@@ -130,6 +130,27 @@ def test_empty_vocab_names_the_filter(kwargs, needle):
     assert needle in str(err.value)
 
 
+def test_every_advised_max_df_keeps_what_it_says():
+    """For every caption count and document frequency, the advised --max-df keeps the label under
+    the filter's own test, and is the smallest 2-decimal value that does (0.29 * 100 is 28.999...)."""
+    from levil_edge.vocab.build import max_df_keeps, smallest_max_df
+
+    for n in range(1, 301):
+        for df in range(1, n + 1):
+            keep = smallest_max_df(df, n)
+            assert 0 < keep <= 1.0 and max_df_keeps(df, keep, n), (df, n, keep)
+            assert not max_df_keeps(df, round(keep - 0.01, 2), n), (df, n, keep)
+
+
+def test_the_advised_max_df_holds_end_to_end():
+    captions = ["A person is playing guitar."] * 29 + ["Blue sky."] * 71  # df 29 of 100
+    with pytest.raises(VocabError) as err:
+        build_vocab(captions, min_df=1, max_df=0.25)
+    assert "--max-df 0.25 keeps labels in at most 25 of 100 captions" in str(err.value)
+    assert "--max-df 0.29 keeps all 3" in str(err.value)
+    assert len(build_vocab(captions, min_df=1, max_df=0.29)) == 3
+
+
 def test_no_verbs_at_all():
     with pytest.raises(VocabError, match="no action candidates"):
         build_vocab(["A red car.", "Blue sky."], min_df=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from levil_edge import artifacts as A
 from levil_edge.errors import UsageError
-from levil_edge.utils.io import ensure_writable
+from levil_edge.utils.io import current_umask, ensure_writable
 
 WORK = ".work"
 
@@ -79,9 +79,9 @@ def check_out(out: Path) -> None:
 
 def _honour_umask(folder: Path) -> None:
     """Temporary files are created 0600; a deploy folder is read by DeepStream or a container running as
-    another user, so its files get the modes the umask gives (executables stay executable)."""
-    umask = os.umask(0)
-    os.umask(umask)
+    another user, so the files export wrote get the modes the umask gives (executables stay executable).
+    Run before the user's own files are carried over: their modes are theirs."""
+    umask = current_umask()  # not os.umask(0): other threads would create files 0666 meanwhile
     for p in [folder, *folder.rglob("*")]:
         mode = 0o777 if p.is_dir() or os.access(p, os.X_OK) else 0o666
         p.chmod(mode & ~umask)
@@ -120,13 +120,13 @@ class DeployStage:
     def commit(self) -> list[str]:
         """Swap the staged folder in; returns the names of user files carried over from the old one."""
         shutil.rmtree(self.work, ignore_errors=True)
+        _honour_umask(self.path)  # what this export wrote, not the files carried over below
         kept = []
         if self.out.is_dir():
             for p in self.out.iterdir():
                 if not is_artifact(p.name) and not (self.path / p.name).exists():
                     shutil.move(str(p), str(self.path / p.name))
                     kept.append(p.name)
-        _honour_umask(self.path)
         old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
         if self.out.exists():
             os.replace(self.out, old)

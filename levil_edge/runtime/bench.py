@@ -14,6 +14,7 @@ import numpy as np
 
 from levil_edge.artifacts import INT8_CPU_FILE
 from levil_edge.errors import UsageError
+from levil_edge.utils.io import ensure_writable
 
 WARMUP = 3
 MIN_ITERS = 5
@@ -136,6 +137,8 @@ def bench_models(paths: Sequence[str | Path], opts: BenchOptions | None = None, 
     o = replace(opts or BenchOptions(), **options)
     if not paths:
         raise UsageError("pass at least one --model FILE")
+    if o.plot:
+        ensure_writable(o.plot, "file")  # the chart is written last: fail before the models load and run
     models = [load_model(p, o.providers, o.threads) for p in paths]
     data, batch, iters, seconds, decoder = o.data, o.batch, o.iters, o.seconds, o.decoder
     spec = _spec(data, o.labels, o.root, o.max_videos) if (data or o.e2e) else None

@@ -78,32 +78,38 @@ def _check_cfg_matches_model(cfg: ModelConfig, model: nn.Module) -> None:
 
 
 def _resolve(path: str | Path) -> tuple[Path, Path]:
-    """(weights file, config.json) for a checkpoint folder or a .safetensors file."""
+    """(weights file, config.json) for a run folder (its best/, else last/), a checkpoint folder or a
+    .safetensors file."""
+    from levil_edge.artifacts import CHECKPOINT, resolve_model
+
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}: pass a folder with model.safetensors + config.json")
-    if path.is_dir():
-        weights = path / "model.safetensors"
-        if not weights.is_file():
-            found = sorted(path.glob("*.safetensors"))
-            if len(found) != 1:
-                what = "no .safetensors file" if not found else f"{len(found)} .safetensors files"
-                raise CheckpointError(f"{path} holds {what}: pass the weights file itself (e.g. {path}/best.safetensors)")
-            weights = found[0]
-        return weights, path / "config.json"
-    if path.suffix in _TORCH_SUFFIXES:
+    if path.is_file() and path.suffix in _TORCH_SUFFIXES:
         raise CheckpointError(
             f"{path.name} is a torch pickle, not a levil-edge checkpoint: use it as a pretrained backbone (--init)"
         )
-    if path.suffix != ".safetensors":
+    if path.is_file() and path.suffix != ".safetensors":
         raise CheckpointError(f"{path} is not a .safetensors file or a checkpoint folder")
-    return path, path.parent / "config.json"
+    if not (path.is_dir() and any(path.glob("*.safetensors"))):
+        # a run folder -> its checkpoint; a missing path or a folder without one -> the one-line advice
+        # of --model resolution, which names what is there
+        path = resolve_model(path, (CHECKPOINT,))
+    if path.is_file():
+        return path, path.parent / "config.json"
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        found = sorted(path.glob("*.safetensors"))
+        if len(found) > 1:
+            raise CheckpointError(f"{path} holds {len(found)} .safetensors files: pass the weights file itself "
+                                  f"(e.g. {found[0]})")
+        weights = found[0]
+    return weights, path / "config.json"
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig]:
     """Rebuild the student described by ``config.json`` and load its weights (strict).
 
-    ``path``: a checkpoint folder, or a ``.safetensors`` file with ``config.json`` beside it.
+    ``path``: a run folder (its best/, else last/), a checkpoint folder, or a ``.safetensors`` file
+    with ``config.json`` beside it.
     Returns ``(model in eval mode on device, cfg)``."""
     weights, cfg_path = _resolve(path)
     if not cfg_path.is_file():

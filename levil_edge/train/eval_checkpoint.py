@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from levil_edge.artifacts import RUNTIME_SUFFIXES
+from levil_edge.artifacts import CHECKPOINT, RUNTIME, RUNTIME_SUFFIXES, resolve_model
 from levil_edge.errors import ConfigError, DatasetError
 from levil_edge.eval_report import dataset_labels  # noqa: F401 - the one class check; finetune imports it from here
 
@@ -60,7 +60,7 @@ def load_model_for_eval(model_path: str | os.PathLike, device: str = "auto", lab
     from levil_edge.utils.device import resolve_device
     from levil_edge.train.run import find_run_checkpoint
 
-    path = find_run_checkpoint(model_path)
+    path = find_run_checkpoint(model_path, what="evaluate")
     model, cfg = load_checkpoint(path, device=resolve_device(device))
     if labels is not None:
         names = read_labels(labels)
@@ -92,13 +92,15 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, *, clips: int = 
         from levil_edge.utils.io import ensure_writable
 
         ensure_writable(out, "folder")  # before the videos are decoded
+    # a wrong --model (an export folder, a typo) is one line naming what evaluate takes, before any work
+    resolved = resolve_model(model, (CHECKPOINT, RUNTIME), what="evaluate")
     spec = load_spec(data, root=root)
     if not spec.items:
         raise DatasetError(f"{data}: no videos found")
-    if Path(model).suffix.lower() in RUNTIME_SUFFIXES:
-        scores, y, names, bad, backend = _runtime_scores(model, spec, clips, decoder, labels)
+    if resolved.suffix in RUNTIME_SUFFIXES:
+        scores, y, names, bad, backend = _runtime_scores(resolved, spec, clips, decoder, labels)
     else:
-        net, cfg, ckpt = load_model_for_eval(model, device, labels)
+        net, cfg, ckpt = load_model_for_eval(resolved, device, labels)
         y_all = dataset_labels(spec, cfg.labels)
         scores, kept, bad = predict_scores(net, cfg, spec.items, clips, decoder, aggregate=aggregate)
         y, names, backend = y_all[kept], cfg.labels, "pytorch"

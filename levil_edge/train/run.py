@@ -101,14 +101,18 @@ class RunFolder:
 
     # --- repair after a crash ---
     def _leftovers(self) -> list[tuple[str, str, Path]]:
-        """(checkpoint kind, "tmp" | "old", path) of the temporary folders of saves by processes
-        that are gone (or by this one, which is not saving now)."""
+        """(checkpoint kind, "tmp" | "old", path) of the temporary folders an interrupted save left:
+        every ``.old`` folder, and the ``.tmp`` folders of processes that are gone (or of this one,
+        which is not saving now). A live process holds its ``.old`` folder only for the instant
+        between its two renames, so one found here is a crash's even when its pid now belongs to
+        another process (pids are reused); a ``.tmp`` folder of a live process may be a save in
+        progress, which can take minutes."""
         if not self.path.is_dir():
             return []
         found = []
         for entry in self.path.iterdir():
             m = _LEFTOVER.match(entry.name)
-            if m and entry.is_dir() and not _alive_other(int(m.group(3))):
+            if m and entry.is_dir() and (m.group(2) == "old" or not _alive_other(int(m.group(3)))):
                 found.append((m.group(1), m.group(2), entry))
         return sorted(found, key=lambda f: f[2].stat().st_mtime)
 
@@ -239,9 +243,10 @@ def _alive_other(pid: int) -> bool:
     return True
 
 
-def find_run_checkpoint(path: str | Path) -> Path:
+def find_run_checkpoint(path: str | Path, what: str = "this command") -> Path:
     """A run folder -> its best/ (else last/) checkpoint; a checkpoint folder or .safetensors -> itself
-    (``levil_edge.artifacts.resolve_model``, the one place a --model argument is resolved)."""
+    (``levil_edge.artifacts.resolve_model``, the one place a --model argument is resolved; ``what``
+    names the command in its errors)."""
     from levil_edge.artifacts import CHECKPOINT, resolve_model
 
-    return resolve_model(path, (CHECKPOINT,))
+    return resolve_model(path, (CHECKPOINT,), what=what)

@@ -177,9 +177,24 @@ def os_error_message(exc: OSError, path: str | os.PathLike | None = None) -> str
         return f"{prefix}is a folder where a file is expected: name a file (e.g. {Path(where or '.') / 'out.json'})"
     if code == errno.ENOENT:
         return f"{prefix}no such file or folder: check the path (or the folder it goes into)"
-    if code == errno.ENAMETOOLONG:
-        return f"{prefix}file name too long: choose a shorter path"
-    return f"{prefix}{exc.strerror or exc}"
+    if code in _ADVICE:
+        return f"{prefix}{_ADVICE[code]}"
+    return f"{prefix}{exc.strerror or exc}: check the path and retry"
+
+
+# errno -> "reason: what to do", for the errors a long write or a data loader meets
+_ADVICE = {
+    errno.ENAMETOOLONG: "file name too long: choose a shorter path",
+    errno.EFBIG: ("file too large for this file system or for the file-size limit (ulimit -f): write to another "
+                  "file system (FAT32 stops at 4 GiB) or raise the limit"),
+    errno.EIO: "input/output error: the disk or its connection failed; check the device (dmesg), then retry or "
+               "write elsewhere",
+    errno.ELOOP: "too many levels of symbolic links: a link in the path points back at itself; fix the link or "
+                 "choose another path",
+    errno.EMFILE: "too many open files: raise the open-file limit (ulimit -n 4096) and retry",
+    errno.ENFILE: "too many open files on this system: close other programs or raise the system's limit "
+                  "(fs.file-max), then retry",
+}
 
 
 def ensure_writable(path: str | os.PathLike, kind: str = "folder") -> Path:

@@ -129,13 +129,28 @@ def aggregate(parsed: Iterable) -> tuple[dict[str, _Candidate], int]:
     return cands, n
 
 
+def max_df_count(max_df: float, n: int) -> int:
+    """The most captions a label may be in under ``max_df`` (inclusive). The tolerance absorbs float
+    error: 0.29 * 100 is 28.999..., and --max-df 0.29 must keep a label in 29 of 100 captions."""
+    return math.floor(max_df * n + 1e-6)
+
+
+def max_df_keeps(df: int, max_df: float, n: int) -> bool:
+    """Does --max-df ``max_df`` keep a label in ``df`` of ``n`` captions? (The filter and its advice.)"""
+    return df <= max_df_count(max_df, n)
+
+
+def smallest_max_df(df: int, n: int) -> float:
+    """The smallest 2-decimal --max-df that keeps a label in ``df`` of ``n`` captions."""
+    return -(-df * 100 // n) / 100  # ceil(100 * df / n) in integers: no float error
+
+
 def _apply_filters(cands: dict[str, _Candidate], n: int, min_df: int, max_df: float,
                    stop: set[str]) -> tuple[dict[str, _Candidate], dict[str, int], str | None]:
     """Run the filters in order; return (kept, removed per filter, first filter that emptied it)."""
-    max_count = max_df * n
     steps = (
         ("min_df", lambda k, c: len(c.docs) >= min_df),
-        ("max_df", lambda k, c: len(c.docs) <= max_count),
+        ("max_df", lambda k, c: max_df_keeps(len(c.docs), max_df, n)),
         # a pair goes when its verb or its object is a stop term ("show person")
         ("stoplist", lambda k, c: k not in stop and not any(p in stop for p in c.parts)),
     )
@@ -167,18 +182,18 @@ def _empty_message(name: str | None, cands: dict[str, _Candidate], n: int, min_d
 def _max_df_message(cands: dict[str, _Candidate], n: int, min_df: int, max_df: float, stop: set[str]) -> str:
     """Empty after --max-df: say which document frequencies the candidates had and which
     --max-df keeps them (small caption sets: with 30 captions, 0.25 means "in at most 7")."""
-    head = (f"the vocabulary is empty: --max-df {max_df} keeps labels in at most {math.floor(max_df * n)} of {n} "
+    head = (f"the vocabulary is empty: --max-df {max_df} keeps labels in at most {max_df_count(max_df, n)} of {n} "
             "captions")
     left = [len(c.docs) for k, c in cands.items()
             if len(c.docs) >= min_df and k not in stop and not any(p in stop for p in c.parts)]
     if not left:
         return head + ", and the stop list removes every label it would keep; pass a shorter --stoplist"
     lo, hi = min(left), max(left)
-    keep = math.ceil(round(lo / n * 100, 6)) / 100  # the smallest 2-decimal fraction with lo <= keep * n
-    kept = sum(df <= keep * n for df in left)
+    keep = smallest_max_df(lo, n)
+    kept = sum(max_df_keeps(df, keep, n) for df in left)
     spread = f"{lo} captions ({lo / n:.0%})" if lo == hi else f"{lo} to {hi} captions ({lo / n:.0%} to {hi / n:.0%})"
     advice = (f"--max-df {keep:g} keeps all {kept}" if kept == len(left)
-              else f"--max-df {keep:g} keeps {kept}, --max-df {math.ceil(round(hi / n * 100, 6)) / 100:g} keeps all")
+              else f"--max-df {keep:g} keeps {kept}, --max-df {smallest_max_df(hi, n):g} keeps all")
     return f"{head}, but the {len(left)} candidates are each in {spread}: {advice} (or caption more videos)"
 
 

@@ -64,7 +64,9 @@ def sequence_settings(cfg: ModelConfig, sources: int = 1, max_batch: int | None 
       frame_num > last taken + subsample), so the model's frame stride s maps to subsample = s - 1;
     - ``stride``: how many *sampled* frames the window slides after each tensor (the next one is ready
       at last + stride * (subsample + 1)). stride = frames / s slides the window by ``frames`` source
-      frames, the step of ``levil-edge predict --stream`` by default: the same windows it classifies."""
+      frames, the step of ``levil-edge predict --stream`` by default: the same windows it classifies.
+      The library slides in whole sampled frames, so when ``frames`` is not a multiple of s the step is
+      rounded to the nearest multiple of s (``predict --stream --step`` gives the same windows)."""
     scales = tuple(1.0 / (255.0 * s) for s in cfg.std)
     offsets = tuple(255.0 * m for m in cfg.mean)
     stride = max(1, round(cfg.frames / cfg.stride))

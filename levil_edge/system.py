@@ -3,9 +3,10 @@ guarded so that a broken package shows up as a row, never as a crash.
 
 On a Jetson (``/etc/nv_tegra_release`` exists) it adds the L4T release, the JetPack meta package
 (``dpkg -l nvidia-jetpack``), TensorRT as Python sees it and as trtexec reports it (its banner),
-CUDA, the power mode (``nvpmodel -q``) and one install line per missing piece. The probes read
-files under a root folder and run commands through a runner (:class:`Probe`), so tests replay
-the recorded files and outputs of a real JetPack 6 device."""
+CUDA, the power mode (``nvpmodel -q``) and one install line per missing piece; a TensorRT older
+than 10 (JetPack 6.0 ships 8.6) is a problem too, with the JetPack upgrade that fixes it. The probes
+read files under a root folder and run commands through a runner (:class:`Probe`), so tests replay
+the recorded files and outputs of real JetPack 6 devices."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def run_command(argv: list[str], timeout: float = 20.0) -> CommandResult | None:
 
 TRTEXEC_PATHS = ("/usr/src/tensorrt/bin/trtexec",)  # where JetPack's libnvinfer-bin puts it
 # What to run when a piece is missing on a Jetson (JetPack 6, Ubuntu 22.04, system Python 3.10).
+# levil-edge engines need TensorRT 10 or 11: JetPack 6.1 and 6.2 (L4T R36.4.x) ship 10.3, JetPack 6.0
+# (L4T R36.3) ships 8.6.
 INSTALL = {
     "jetpack": "sudo apt update && sudo apt install nvidia-jetpack   # CUDA, cuDNN, TensorRT, VPI for this L4T",
     "tensorrt_python": "sudo apt install python3-libnvinfer   # TensorRT's Python bindings for the system Python 3.10",
@@ -78,7 +81,10 @@ INSTALL = {
     "trtexec": "sudo apt install libnvinfer-bin   # trtexec, at /usr/src/tensorrt/bin/trtexec (build_engine.sh uses it)",
     "cuda": "sudo apt install nvidia-jetpack   # or cuda-toolkit-12-6 alone; it lands in /usr/local/cuda",
     "nvpmodel": "sudo apt install nvidia-l4t-nvpmodel   # power modes (nvpmodel -q / -m N)",
+    "tensorrt_version": "TensorRT {version} is too old: levil-edge engines need TensorRT 10 or 11. JetPack 6.0 ships "
+                        "TensorRT 8.6: upgrade to JetPack 6.1 or later (6.2 recommended; TensorRT 10.3), e.g. with NVIDIA SDK Manager",
 }
+MIN_TRT_MAJOR = 10
 
 
 def _dist_version(dist: str) -> str | None:
@@ -106,6 +112,7 @@ def jetson_info(probe: Probe | None = None) -> dict[str, Any] | None:
     info["jetpack"] = _jetpack(probe, info["l4t"], missing)
     info["tensorrt_python"] = _tensorrt_python(probe, missing)
     info["trtexec"] = _trtexec(probe, missing)
+    _tensorrt_too_old(info, missing)
     info["cuda"] = _cuda(probe, missing)
     info["power_mode"] = _power_mode(probe, missing)
     info["missing"] = missing
@@ -180,6 +187,15 @@ def _trtexec(probe: Probe, missing: dict[str, str]) -> str:
     res = probe.run([str(path), "--help"])
     version = parse_trt_banner(res.output) if res else None
     return f"{version} ({path})" if version else f"{path} (version unknown: no [TensorRT vNNNN] banner)"
+
+
+def _tensorrt_too_old(info: dict[str, Any], missing: dict[str, str]) -> None:
+    """TensorRT older than 10, as Python or trtexec reports it: build_engine.sh refuses it."""
+    for text in (info["tensorrt_python"], info["trtexec"]):  # "8.6.2", "8.6.2 (/usr/src/...)" or a reason
+        m = re.match(r"(\d+)\.\d+[.\d]*", text)
+        if m and int(m.group(1)) < MIN_TRT_MAJOR:
+            missing["tensorrt_version"] = INSTALL["tensorrt_version"].format(version=m.group(0))
+            return
 
 
 def _cuda(probe: Probe, missing: dict[str, str]) -> str:

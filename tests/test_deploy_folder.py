@@ -87,6 +87,7 @@ def test_deploy_folder_holds_everything_the_device_needs(deploy) -> None:
         "deepstream_action_recognition_config.txt"}
     readme = (deploy / "README.md").read_text()
     for needle in ("scp -r deploy", "python3 -m venv --system-site-packages", "TensorRT 10.3", "PyAV",
+                   "JetPack 6.0 ships TensorRT 8.6", "upgrade to JetPack 6.1 or later",
                    "bash build_engine.sh", "levil-edge predict clip.mp4 --model model.fp16.engine",
                    "levil-edge bench --model model.fp16.engine model.int8.engine model.int8.cpu.onnx",
                    "deepstream-3d-action-recognition", "-c deepstream_action_recognition_config.txt",

@@ -96,7 +96,8 @@ def _probe(tmp_path: Path, device: dict) -> tuple[Probe, Recorded]:
     return probe, runner
 
 
-def test_jetpack_60_agx_orin(tmp_path) -> None:
+def test_jetpack_60_agx_orin_is_told_to_upgrade_jetpack(tmp_path) -> None:
+    """JetPack 6.0 ships TensorRT 8.6.2; build_engine.sh needs 10 or 11 (JetPack 6.1 or later)."""
     probe, runner = _probe(tmp_path, JP60)
     info = jetson_info(probe)
     assert info == {
@@ -107,9 +108,16 @@ def test_jetpack_60_agx_orin(tmp_path) -> None:
         "trtexec": "8.6.2 (/usr/src/tensorrt/bin/trtexec)",
         "cuda": "12.2.140 (/usr/local/cuda)",
         "power_mode": "MAXN (mode 0)",
-        "missing": {},
+        "missing": {"tensorrt_version": INSTALL["tensorrt_version"].format(version="8.6.2")},
     }
+    advice = info["missing"]["tensorrt_version"]
+    assert advice.startswith("TensorRT 8.6.2 is too old") and "upgrade to JetPack 6.1 or later" in advice
+    assert "TensorRT 10.3" in advice and "\n" not in advice
     assert ("nvpmodel", "-q") in runner.calls and ("dpkg", "-l", "nvidia-jetpack") in runner.calls
+    # In a venv that cannot import tensorrt, trtexec's banner alone tells the same.
+    probe, _ = _probe(tmp_path / "venv", {**JP60, "tensorrt_python": (False, "not importable (ModuleNotFoundError)")})
+    info = jetson_info(probe)
+    assert info["missing"]["tensorrt_version"] == advice and "tensorrt_python" in info["missing"]
 
 
 def test_jetpack_621_orin_nano_in_an_isolated_venv(tmp_path) -> None:
@@ -119,6 +127,7 @@ def test_jetpack_621_orin_nano_in_an_isolated_venv(tmp_path) -> None:
     assert info["model"] == "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super"
     assert info["trtexec"] == "10.3.0 (/usr/src/tensorrt/bin/trtexec)" and info["cuda"] == "12.6.68 (/usr/local/cuda)"
     assert info["power_mode"] == "MAXN_SUPER (mode 2)"
+    assert "tensorrt_version" not in info["missing"]  # 10.3: new enough
     # TensorRT is installed, but this venv cannot see it: the fix is the venv, not apt
     assert "JetPack's is in /usr/lib/python3.10/dist-packages/tensorrt" in info["tensorrt_python"]
     assert list(info["missing"]) == ["tensorrt_python"]

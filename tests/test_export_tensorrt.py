@@ -1,5 +1,5 @@
 """TensorRT, tested where it does not run: the builder, the runner and the engine.json checks against
-strict stand-ins of TensorRT 10.3 (JetPack 6) and 11.x (tests/trt_standins.py), the CUDA runtime
+strict stand-ins of TensorRT 10.3 (JetPack 6.1/6.2) and 11.x (tests/trt_standins.py), the CUDA runtime
 search, and build_engine.sh under bash with a stub trtexec on PATH. One test needs real TensorRT and
 a GPU (marked; it skips only when tensorrt cannot be imported)."""
 
@@ -293,6 +293,113 @@ def test_cudart_search_covers_pip_and_jetson_locations(tmp_path, monkeypatch) ->
     assert found.index(str(pip_lib)) < found.index(str(jetson / "libcudart.so.12.6.68")) < found.index("libcudart.so")
 
 
+# ---------------------------------------------------------------- the cuda-python backend (tests/cuda_python_standin.py)
+
+
+def test_cuda_python_backend_runs_an_engine_and_frees_what_it_allocates(tmp_path, monkeypatch) -> None:
+    """runtime() picks cuda.bindings.runtime when it imports; a runner's whole life goes through it:
+    one stream, buffers grown for a bigger batch (the old ones freed), copies with cudaMemcpyKind on
+    that stream, and close() frees every buffer and destroys the stream, each exactly once."""
+    from levil_edge.export.tensorrt import build_engine
+    from levil_edge.runtime import cudart
+    from levil_edge.runtime.tensorrt import TrtRunner
+    from tests import cuda_python_standin as C
+
+    rt = C.make_runtime()
+    C.install(monkeypatch, rt)
+    assert cudart._cuda_python() is rt
+    cuda = cudart.runtime.__wrapped__()  # the real choice, uncached
+    assert isinstance(cuda, cudart.CudaPython) and cuda.rt is rt
+    with pytest.raises(AttributeError):  # strict: only the documented calls exist
+        rt.cudaMallocHost  # noqa: B018
+    with pytest.raises(TypeError):  # kind must be a cudaMemcpyKind, as in cuda-python
+        rt.cudaMemcpyAsync(0, 0, 1, 1, None)
+    assert cuda.device_info() == {"gpu": "Orin", "compute_capability": "8.7"}
+    trt, _ = S.install(monkeypatch, S.TRT_11)
+    _fp16_io_onnx(tmp_path / A.FP16_FILE)
+    build_engine(tmp_path / A.FP16_FILE, tmp_path / "model.fp16.engine", precision="fp16", max_batch=4)
+    rt.calls.clear()
+    runner = TrtRunner(tmp_path / "model.fp16.engine", cuda=cuda)
+    stream = runner.stream
+    assert isinstance(stream, C.cudaStream_t) and rt.streams == {int(stream)}
+    x = np.random.default_rng(2).standard_normal((4, 3, 4, 32, 32)).astype(np.float32)
+    import onnxruntime as ort
+
+    ref = ort.InferenceSession(str(tmp_path / A.FP16_FILE)).run(None, {"video": x.astype(np.float16)})[0].astype(np.float32)
+    assert np.array_equal(runner.run(x[:2]), ref[:2]) and np.array_equal(runner.run(x), ref)
+    names = [n for n, _ in rt.calls]
+    per_run = ["cudaMalloc", "cudaMalloc", "cudaMemcpyAsync", "cudaMemcpyAsync", "cudaStreamSynchronize"]
+    assert names == ["cudaStreamCreate", *per_run, "cudaFree", "cudaMalloc", "cudaFree", "cudaMalloc", *per_run[2:]]
+    H2D, D2H = C.cudaMemcpyKind.cudaMemcpyHostToDevice, C.cudaMemcpyKind.cudaMemcpyDeviceToHost
+    assert [(a[3], a[4]) for n, a in rt.calls if n == "cudaMemcpyAsync"] == [(H2D, stream), (D2H, stream)] * 2
+    assert [a[2] for n, a in rt.calls if n == "cudaMemcpyAsync"] == [x[:2].size * 2, 2 * 3 * 2, x.size * 2, 4 * 3 * 2]
+    assert _args(trt.calls, "IExecutionContext.execute_async_v3") == [(int(stream),)] * 2
+    assert len(rt.allocations) == 2  # the two current buffers; the first two were freed when they grew
+    rt.calls.clear()
+    runner.close()
+    assert rt.allocations == {} and rt.streams == set()  # a second free or destroy would have been an error
+    assert sorted(n for n, _ in rt.calls) == ["cudaFree", "cudaFree", "cudaStreamDestroy"]
+    runner.close()  # idempotent
+    assert len(rt.calls) == 3
+    with pytest.raises(EngineError, match="was closed"):
+        runner.run(x)
+    # A failing cudaFree does not stop close() from releasing the rest; the error is raised after.
+    runner = TrtRunner(tmp_path / "model.fp16.engine", cuda=cuda)
+    runner.run(x)
+    rt.fail["cudaFree"] = C.cudaError_t.cudaErrorInvalidValue
+    with pytest.raises(EngineError, match="CUDA cudaFree failed with error 1"):
+        runner.close()
+    assert rt.streams == set() and [n for n, _ in rt.calls[-3:]] == ["cudaFree", "cudaFree", "cudaStreamDestroy"]
+
+
+@pytest.mark.parametrize("failing", ["cudaGetDeviceProperties", "cudaStreamCreate", "cudaMalloc", "cudaMemcpyAsync",
+                                     "cudaStreamSynchronize", "cudaFree", "cudaStreamDestroy"])
+def test_cuda_python_backend_checks_every_error_code(failing) -> None:
+    """Each call's cudaError_t is checked: an error is one EngineError naming the call and the code,
+    and nothing after it runs."""
+    from levil_edge.runtime import cudart
+    from tests import cuda_python_standin as C
+
+    rt = C.make_runtime(fail={failing: C.cudaError_t.cudaErrorMemoryAllocation})
+    cuda = cudart.CudaPython(rt)
+    host = np.arange(64, dtype=np.uint8)
+    with pytest.raises(EngineError) as err:
+        cuda.device_info()
+        stream = cuda.stream_create()
+        ptr = cuda.malloc(host.nbytes)
+        cuda.memcpy_async(ptr, host.ctypes.data, host.nbytes, cudart.H2D, stream)
+        cuda.synchronize(stream)
+        cuda.free(ptr)
+        cuda.stream_destroy(stream)
+    assert str(err.value).startswith(f"CUDA {failing} failed with error 2: ") and "\n" not in str(err.value)
+    assert rt.calls[-1][0] == failing
+
+
+def test_ctypes_backend_checks_free_and_destroys_its_stream() -> None:
+    """libcudart's C functions return a cudaError_t: cudaFree and cudaStreamDestroy are checked too."""
+    from levil_edge.runtime import cudart
+
+    class Lib:
+        def __init__(self):
+            self.calls = []
+
+        def cudaFree(self, ptr):  # noqa: N802
+            self.calls.append(("cudaFree", ptr.value))
+            return 1  # cudaErrorInvalidValue
+
+        def cudaStreamDestroy(self, stream):  # noqa: N802
+            self.calls.append(("cudaStreamDestroy", stream.value))
+            return 400  # cudaErrorInvalidResourceHandle
+
+    cuda = object.__new__(cudart.CtypesCuda)
+    cuda.lib = Lib()
+    with pytest.raises(EngineError, match="CUDA cudaFree failed with error 1"):
+        cuda.free(0x1000)
+    with pytest.raises(EngineError, match="CUDA cudaStreamDestroy failed with error 400"):
+        cuda.stream_destroy(0x7000)
+    assert cuda.lib.calls == [("cudaFree", 0x1000), ("cudaStreamDestroy", 0x7000)]
+
+
 # ---------------------------------------------------------------- build_engine.sh with a stub trtexec
 
 STUB_TRTEXEC = textwrap.dedent(
@@ -389,14 +496,17 @@ def test_build_engine_sh_trt10(tmp_path, dynamic) -> None:
     assert "TensorRT 10.3.0 (from trtexec)" in proc.stdout
 
 
+@pytest.mark.parametrize("dynamic", [True, False], ids=["dynamic", "static"])
 @pytest.mark.parametrize("with_modelopt_files", [False, True])
-def test_build_engine_sh_trt11_has_no_precision_flags(tmp_path, with_modelopt_files) -> None:
+def test_build_engine_sh_trt11_has_no_precision_flags(tmp_path, with_modelopt_files, dynamic) -> None:
     extra = (A.FP16_FILE, A.INT8_TRT_FP16_FILE) if with_modelopt_files else ()
-    folder = _script_folder(tmp_path, int8=True, max_batch=16, extra=extra)
+    folder = _script_folder(tmp_path, int8=True, max_batch=16 if dynamic else None, extra=extra)
     proc, calls = _run_script(tmp_path, folder, "110400", "11.4.0")
     assert proc.returncode == 0, proc.stderr
     builds = [c for c in calls if c != ["--help"]]
     assert all(not {"--fp16", "--int8", "--best", "--bf16"} & set(c) for c in builds)
+    if not dynamic:  # a static batch gets no shapes at all: trtexec refuses them for a static model
+        assert not any(a.startswith(("--minShapes", "--optShapes", "--maxShapes")) for c in builds for a in c)
     if with_modelopt_files:
         assert [c[:2] for c in builds] == [["--onnx=model.onnx", "--saveEngine=.model.fp32.engine.tmp"],
                                            ["--onnx=model.fp16.onnx", "--saveEngine=.model.fp16.engine.tmp"],
@@ -407,9 +517,16 @@ def test_build_engine_sh_trt11_has_no_precision_flags(tmp_path, with_modelopt_fi
                                            ["--onnx=model.int8.trt.onnx", "--saveEngine=.model.int8.engine.tmp"]]
         assert "modelopt.onnx.autocast --onnx_path model.onnx --output_path model.fp16.onnx" in proc.stderr
         assert "run in FP32 under strong typing" in proc.stderr
-    assert all(c[2:] == COMMON + SHAPES for c in builds)
+    assert all(c[2:] == COMMON + (SHAPES if dynamic else []) for c in builds)
     engines = json.loads((folder / A.ENGINE_JSON).read_text())["engines"]
-    assert {e["tensorrt"] for n, e in engines.items() if n != "model.other.engine"} == {"11.4.0"}
+    built = {"model.fp32.engine", "model.int8.engine"} | ({"model.fp16.engine"} if with_modelopt_files else set())
+    assert set(engines) == built | {"model.other.engine"}  # merged: the Python builder's entry is kept
+    assert {n: e["precision"] for n, e in engines.items() if n in built} == {n: n.split(".")[1] for n in built}
+    assert {e["tensorrt"] for n, e in engines.items() if n in built} == {"11.4.0"}
+    assert all(engines[n]["shapes"] == ({"video": [[1, 3, 4, 32, 32], [8, 3, 4, 32, 32], [16, 3, 4, 32, 32]]} if dynamic else {})
+               for n in built)
+    assert all((folder / n).read_bytes() == b"plan of " + engines[n]["onnx"].encode() for n in built)
+    assert not list(folder.glob(".*.tmp"))
 
 
 def test_build_engine_sh_version_from_dpkg_then_none(tmp_path) -> None:
@@ -428,6 +545,23 @@ def test_build_engine_sh_version_from_dpkg_then_none(tmp_path) -> None:
     # TRT_VERSION overrides.
     proc, calls = _run_script(tmp_path, folder, "", "", TRT_VERSION="11.1.0")
     assert proc.returncode == 0 and calls[0][1] == "--saveEngine=.model.fp32.engine.tmp"
+
+
+@pytest.mark.parametrize("source", ["banner", "dpkg"])
+def test_build_engine_sh_refuses_tensorrt_8_of_jetpack_60(tmp_path, source) -> None:
+    """JetPack 6.0 ships TensorRT 8.6.2 (trtexec banner v8602, package 8.6.2.3-1+cuda12.2): refused
+    before any build, with the JetPack upgrade that brings TensorRT 10.3."""
+    folder = _script_folder(tmp_path, int8=True, max_batch=16)
+    before = (folder / A.ENGINE_JSON).read_text()
+    if source == "banner":
+        proc, calls = _run_script(tmp_path, folder, "8602", "8.6.2")
+    else:
+        proc, calls = _run_script(tmp_path, folder, "", "", dpkg="8.6.2.3-1+cuda12.2")
+    assert proc.returncode == 1 and calls == [["--help"]], proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: TensorRT {'8.6.2' if source == 'banner' else '8.6.2.3'} ")
+    assert "need TensorRT 10 or 11" in err and "JetPack 6.0 ships TensorRT 8.6: upgrade to JetPack 6.1 or later" in err
+    assert (folder / A.ENGINE_JSON).read_text() == before and not list(folder.glob("*.engine"))
 
 
 def test_build_engine_sh_failure_and_broken_engine_json(tmp_path) -> None:

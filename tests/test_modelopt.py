@@ -74,6 +74,103 @@ def test_modelopt_trt_form_passes_the_trt_check(exported) -> None:
     assert row["qdq_nodes"] == check["qdq_nodes"] and row["float_nodes"] != "none" and "ModelOpt" in row["check"]
 
 
+def _int8_kernel_for_small_conv(w_dims, group: int, kernel, first: bool) -> bool:
+    """ModelOpt 0.47's INT8 exception for a Conv with fewer than 16 input or output channels
+    (``find_nodes_from_convs_to_exclude``): quantised anyway when TensorRT has INT8 kernels for it,
+    i.e. a channel count that is a multiple of 8."""
+    oc, ic = w_dims[0], w_dims[1]  # ic: input channels per group
+    if group == 1:
+        return (oc % 8 == 0 or ic % 8 == 0) and (first or max(oc, ic) >= 16) and len(set(kernel)) == 1
+    return oc % 8 == 0 and min(kernel) >= 3
+
+
+@needs_modelopt
+def test_modelopt_placement_follows_tensorrt_fusions(exported) -> None:
+    """The placement BENCHMARKS.md describes, read from ModelOpt's real model.int8.trt.onnx (ModelOpt
+    0.47 on the fixture's X3D: a stem, depthwise convs, SE blocks, residual Adds, ReduceMean pooling).
+    What holds there:
+    - a residual Add has Q/DQ on ONE input, the shortcut; its other input comes straight from the
+      Conv that TensorRT fuses the Add into (the longer branch), unquantised;
+    - a Conv left in float has fewer than 16 channels, but not every such Conv is: those TensorRT
+      has INT8 kernels for (channels a multiple of 8) are quantised;
+    - no ReLU reads a DequantizeLinear, and no Q/DQ pair exists for a ReLU or a pooling op alone:
+      every DequantizeLinear feeds a Conv, Mul, Add or Gemm (a ReLU's or a pool's output is
+      quantised only as the input of such an op after it).
+    Our ORT-made TensorRT form fails all three (Q/DQ on every ReLU, Add and Conv input)."""
+    out, _ = exported
+    g, inits = _graph(out / "model.int8.trt.onnx")
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    dq = lambda name: name in producer and producer[name].op_type == "DequantizeLinear"  # noqa: E731
+    graph_inputs = {i.name for i in g.input}
+
+    def source(name: str) -> str:
+        """The tensor behind a QuantizeLinear -> DequantizeLinear pair (itself when there is none)."""
+        while name in producer and producer[name].op_type in ("QuantizeLinear", "DequantizeLinear"):
+            name = producer[name].input[0]
+        return name
+
+    def compute_ancestors(name: str) -> dict[str, int]:
+        """Every compute node upstream of a tensor, at its shortest distance (Q/DQ not counted)."""
+        dist, todo = {}, [(name, 0)]
+        while todo:
+            tensor, d = todo.pop()
+            node = producer.get(tensor)
+            if node is None:
+                continue
+            step = 0 if node.op_type in ("QuantizeLinear", "DequantizeLinear") else 1
+            if step and dist.get(node.name, 1 << 30) <= d + 1:
+                continue
+            if step:
+                dist[node.name] = d + 1
+            todo += [(i, d + step) for i in node.input if i not in inits]
+        return dist
+
+    # 1. Residual Adds: the shortcut input quantised, the input of the Conv it fuses into not.
+    adds = [n for n in g.node if n.op_type == "Add" and not any(i in inits for i in n.input)]
+    assert adds
+    for add in adds:
+        assert sorted(producer[i].op_type for i in add.input) == ["Conv", "DequantizeLinear"], add.name
+        fused = next(i for i in add.input if producer[i].op_type == "Conv")
+        shortcut = next(i for i in add.input if dq(i))
+        a, b = compute_ancestors(fused), compute_ancestors(shortcut)
+        lca = min(set(a) & set(b), key=lambda n: a[n] + b[n])
+        assert a[lca] > b[lca], (add.name, a[lca], b[lca])  # the fused input is the longer (residual) branch
+
+    # 2. Convolutions: float ones have < 16 channels; small ones TensorRT has INT8 kernels for are quantised.
+    float_convs, small_int8 = [], []
+    for conv in (n for n in g.node if n.op_type == "Conv"):
+        quantised = dq(conv.input[0])
+        assert dq(conv.input[1]) == quantised, conv.name  # data and weight quantised together or not at all
+        dims = list(inits[source(conv.input[1])].dims)  # (out, in / group, kT, kH, kW)
+        group = next((a.i for a in conv.attribute if a.name == "group"), 1)
+        small = min(dims[0], dims[1]) < 16
+        first = source(conv.input[0]) in graph_inputs
+        assert quantised == (not small or _int8_kernel_for_small_conv(dims, group, dims[2:], first)), (conv.name, dims, group)
+        if not quantised:
+            float_convs.append((conv.name, dims, first))
+        elif small:
+            small_int8.append((conv.name, dims))
+    assert float_convs and all(min(d[0], d[1]) < 16 for _, d, _ in float_convs)
+    assert [d[1] for _, d, first in float_convs if first] == [3]  # the 3-channel stem stays in float
+    assert small_int8, "every conv under 16 channels is in float: the multiple-of-8 exception no longer shows here"
+
+    # 3. ReLU and pooling: no Q/DQ of their own.
+    relus = [n for n in g.node if n.op_type == "Relu"]
+    pools = [n for n in g.node if n.op_type in ("ReduceMean", "GlobalAveragePool", "AveragePool", "MaxPool")]
+    assert relus and pools
+    assert not any(dq(n.input[0]) for n in relus)
+    quantised_ops = {"Conv", "Mul", "Add", "Gemm", "MatMul"}
+    for d in (n for n in g.node if n.op_type == "DequantizeLinear"):
+        assert {c.op_type for c in consumers[d.output[0]]} & quantised_ops, (d.name, [c.op_type for c in consumers[d.output[0]]])
+    for n in relus + pools:
+        for q in (c for c in consumers.get(n.output[0], []) if c.op_type == "QuantizeLinear"):
+            assert {c.op_type for d in consumers[q.output[0]] for c in consumers[d.output[0]]} <= quantised_ops, n.name
+
+
 @needs_modelopt
 def test_modelopt_agrees_with_fp32_and_leaves_our_quantizer_alone(exported, tmp_path) -> None:
     from levil_edge.calibration.ranges import load_ranges

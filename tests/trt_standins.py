@@ -428,6 +428,9 @@ class HostCuda:
         self.calls.append(("cudaStreamCreate", ()))
         return 7
 
+    def stream_destroy(self, stream) -> None:
+        self.calls.append(("cudaStreamDestroy", (stream,)))
+
     def stream_handle(self, stream) -> int:
         return int(stream)
 

@@ -8,9 +8,11 @@ import tensorrt, and levil-edge need not be installed where the engines are buil
 - the TensorRT version comes from trtexec itself (its banner, ``[TensorRT v100300]`` = 10.3.0),
   then from the system packages (dpkg) or the headers (NvInferVersion.h); ``TRT_VERSION=`` overrides.
   Nothing found is an error, never a guess: TensorRT 11 refuses the flags TensorRT 10 needs.
-- TensorRT 10 (JetPack 6: 10.3): FP16 with ``--fp16`` from model.onnx, INT8 with ``--int8 --fp16``
-  from the Q/DQ file. TensorRT 11: no precision flag exists (strong typing); FP32 from model.onnx,
-  FP16 from model.fp16.onnx, INT8 from model.int8.trt.fp16.onnx (else model.int8.trt.onnx, with a note).
+- TensorRT 10 (JetPack 6.1 and 6.2 ship 10.3): FP16 with ``--fp16`` from model.onnx, INT8 with
+  ``--int8 --fp16`` from the Q/DQ file. TensorRT 11: no precision flag exists (strong typing); FP32
+  from model.onnx, FP16 from model.fp16.onnx, INT8 from model.int8.trt.fp16.onnx (else
+  model.int8.trt.onnx, with a note). Older than 10 (JetPack 6.0 ships 8.6): refused, saying to
+  upgrade to JetPack 6.1 or later.
 - ``--minShapes/--optShapes/--maxShapes`` only for a dynamic batch: trtexec refuses explicit shapes
   for a static model (TensorRT issue 2043).
 - each engine is saved under a temporary name and renamed when trtexec succeeds; engine.json is
@@ -91,12 +93,12 @@ print(".".join(parts) if all(parts) else "")' "$h")"
 
 read -r TRT_VER TRT_FROM <<<"$(trt_version)" || true
 if [ -z "${TRT_VER:-}" ]; then
-  echo "error: cannot tell the TensorRT version: $TRTEXEC printed no [TensorRT vNNNNNN] banner and no tensorrt/libnvinfer package or NvInferVersion.h was found; re-run with TRT_VERSION=10.3 (JetPack 6) or TRT_VERSION=11.x" >&2
+  echo "error: cannot tell the TensorRT version: $TRTEXEC printed no [TensorRT vNNNNNN] banner and no tensorrt/libnvinfer package or NvInferVersion.h was found; re-run with TRT_VERSION=10.3 (JetPack 6.1/6.2) or TRT_VERSION=11.x" >&2
   exit 1
 fi
 TRT_MAJOR="${TRT_VER%%.*}"
 if [ "$TRT_MAJOR" -lt 10 ]; then
-  echo "error: TensorRT $TRT_VER (from $TRT_FROM) is older than 10: levil-edge engines need TensorRT 10 or 11 (JetPack 6 ships 10.3)" >&2
+  echo "error: TensorRT $TRT_VER (from $TRT_FROM) is older than 10: levil-edge engines need TensorRT 10 or 11, on a Jetson JetPack 6.1 or later (6.2 recommended; both ship TensorRT 10.3). JetPack 6.0 ships TensorRT 8.6: upgrade to JetPack 6.1 or later" >&2
   exit 1
 fi
 echo "TensorRT $TRT_VER (from $TRT_FROM), trtexec $TRTEXEC"
@@ -144,7 +146,7 @@ if [ "$TRT_MAJOR" -ge 11 ]; then
     fi
   fi
 else
-  # TensorRT 10 (JetPack 6 ships 10.3): weak typing, precision by flags. With the Q/DQ file, --int8
+  # TensorRT 10 (JetPack 6.1 and 6.2 ship 10.3): weak typing, precision by flags. With the Q/DQ file, --int8
   # enables the explicit quantization and --fp16 lets the layers without Q/DQ run in half precision.
   build fp16 model.onnx --fp16
   if [ "$INT8" = 1 ]; then

@@ -47,7 +47,10 @@ engine only runs on the GPU and TensorRT release that built it, so `build_engine
 scp -r {name} jetson:~/          # or any copy; keep the folder as it is
 ```
 
-## 2. Install (JetPack 6: TensorRT 10.3 and Python 3.10 come with the system)
+## 2. Install (JetPack 6.1 or later, 6.2 recommended: TensorRT 10.3 and Python 3.10 come with the system)
+
+JetPack 6.0 ships TensorRT 8.6, which cannot build these engines: upgrade to JetPack 6.1 or later first
+(`levil-edge doctor` says which TensorRT this device has).
 
 ```bash
 sudo apt install python3-venv python3-pip

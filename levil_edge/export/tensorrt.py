@@ -2,7 +2,7 @@
 
 The version branches live here, each with the reason:
 
-- TensorRT 10 (JetPack 6 ships 10.3): weak typing. FP16 and INT8 are builder flags: the FP16 engine
+- TensorRT 10 (JetPack 6.1 and 6.2 ship 10.3; JetPack 6.0's 8.6 is too old): weak typing. FP16 and INT8 are builder flags: the FP16 engine
   is built from ``model.onnx`` with ``BuilderFlag.FP16``; the INT8 engine from the Q/DQ file with
   ``INT8`` (enables the explicit quantization) plus ``FP16`` (layers without Q/DQ run in half).
 - TensorRT 11: every network is strongly typed and the precision flags are gone (no

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# TensorRT 10.3 (JetPack 6) parses ONNX opsets 9..20; explicit (Q/DQ) quantisation needs >= 13 for
+# TensorRT 10.3 (JetPack 6.1 and 6.2) parses ONNX opsets 9..20; explicit (Q/DQ) quantisation needs >= 13 for
 # per-channel scales. TensorRT 11 parses newer opsets, but the Jetson target is the floor.
 MIN_OPSET, MAX_OPSET = 13, 20
 

@@ -72,12 +72,15 @@ class CtypesCuda:
         return int(ptr.value)
 
     def free(self, ptr: int) -> None:
-        self.lib.cudaFree(ctypes.c_void_p(ptr))
+        _check(self.lib.cudaFree(ctypes.c_void_p(ptr)), "cudaFree")
 
     def stream_create(self):
         s = ctypes.c_void_p()
         _check(self.lib.cudaStreamCreate(ctypes.byref(s)), "cudaStreamCreate")
         return int(s.value or 0)
+
+    def stream_destroy(self, stream) -> None:
+        _check(self.lib.cudaStreamDestroy(ctypes.c_void_p(stream)), "cudaStreamDestroy")
 
     def stream_handle(self, stream) -> int:
         return int(stream)
@@ -102,7 +105,8 @@ class CtypesCuda:
 
 
 class CudaPython:
-    """NVIDIA's cuda-python bindings: every call returns (error, value...)."""
+    """NVIDIA's cuda-python bindings: every call returns a tuple, ``(cudaError_t,)`` or
+    ``(cudaError_t, value)`` (the value None when the error is not cudaSuccess); every error is checked."""
 
     name = "cuda-python"
 
@@ -118,10 +122,13 @@ class CudaPython:
         return int(self._call(self.rt.cudaMalloc(max(1, nbytes)), "cudaMalloc"))
 
     def free(self, ptr: int) -> None:
-        self.rt.cudaFree(ptr)
+        self._call(self.rt.cudaFree(ptr), "cudaFree")
 
     def stream_create(self):
         return self._call(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+
+    def stream_destroy(self, stream) -> None:
+        self._call(self.rt.cudaStreamDestroy(stream), "cudaStreamDestroy")
 
     def stream_handle(self, stream) -> int:
         return int(stream)

@@ -135,6 +135,7 @@ class TrtRunner:
         ptr, cap = self._buffers.get(name, (0, 0))
         if nbytes > cap:
             if ptr:
+                del self._buffers[name]  # forgotten first: a failed malloc below must not leave it to be freed twice
                 self._cuda.free(ptr)
             ptr, cap = self._cuda.malloc(nbytes), nbytes
             self._buffers[name] = (ptr, cap)
@@ -144,6 +145,8 @@ class TrtRunner:
         from levil_edge.runtime.cudart import D2H, H2D
 
         cu = self._cuda
+        if self.stream is None:
+            raise EngineError(f"the runner of {self.path.name} was closed: load the engine again")
         x = np.ascontiguousarray(x, dtype=self.dtypes[self.input_name])  # (B, 3, T, H, W) in the engine's input type
         if not self.context.set_input_shape(self.input_name, tuple(x.shape)):
             raise EngineError(
@@ -165,9 +168,24 @@ class TrtRunner:
         cu.synchronize(self.stream)
         return out.astype(np.float32, copy=False)
 
-    def __del__(self):
-        for ptr, _ in getattr(self, "_buffers", {}).values():
+    def close(self) -> None:
+        """Free the device buffers and destroy the stream: every one, even when one call fails (the
+        first error is raised after). Idempotent; also run when the runner is collected."""
+        buffers, self._buffers = getattr(self, "_buffers", {}), {}
+        stream, self.stream = getattr(self, "stream", None), None
+        releases = [(self._cuda.free, ptr) for ptr, _ in buffers.values()]
+        releases += [(self._cuda.stream_destroy, stream)] if stream is not None else []
+        errors = []
+        for release, handle in releases:
             try:
-                self._cuda.free(ptr)
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
+                release(handle)
+            except EngineError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown, or a CUDA error nobody can act on here
+            pass

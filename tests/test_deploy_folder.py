@@ -171,6 +171,8 @@ def test_deepstream_infer_and_app_configs(deploy) -> None:
         assert p["output-tensor-meta"] == "1" and p["process-mode"] == "1"
         assert int(p["batch-size"]) == ints(pre["network-input-shape"])[0]
         assert p["gie-unique-id"] == pre["target-unique-ids"]
+        # nvinfer cannot build a Q/DQ model as INT8 itself (no calibration file: FP16 mode): the INT8 config says so
+        assert ("build_engine.sh again" in (ds / f"config_infer_{precision}.txt").read_text()) == (precision == "int8")
     # nvinfer's classifier labels: one attribute = one line, labels ';'-separated
     assert (ds / "labels_nvinfer.txt").read_text() == ";".join(F.CLASSES) + "\n"
     app = keyfile(ds / "deepstream_action_recognition_config.txt")

@@ -128,11 +128,20 @@ process-on-roi=0
 """
 
 
+# nvinfer has no calibration table for a Q/DQ model: when it rebuilds an INT8 engine itself it warns
+# "INT8 calibration file not specified. Trying FP16 mode" (nvdsinfer_model_builder.cpp), and TensorRT 10
+# wants the INT8 flag for a network with Q/DQ nodes. So the INT8 engine comes from build_engine.sh only.
+_INT8_REBUILD = """# INT8: do not let nvinfer build this engine. Without a calibration file it switches to FP16 mode
+# ("INT8 calibration file not specified. Trying FP16 mode"), which does not build a Q/DQ model as INT8:
+# if it says it is building from onnx-file, stop it and run build_engine.sh again.
+"""
+
+
 def infer_config(cfg: ModelConfig, st: SequenceSettings, precision: str, onnx_file: str) -> str:
     return f"""# Gst-nvinfer for {cfg.student}, {precision.upper()} engine, written by levil-edge {cfg.version}.
 # Build the engine first (bash ../{A.BUILD_SCRIPT}): nvinfer then loads model-engine-file; it rebuilds from
 # onnx-file only when the engine is missing or was built for another GPU/TensorRT.
-[property]
+{_INT8_REBUILD if precision == "int8" else ""}[property]
 gpu-id=0
 onnx-file=../{onnx_file}
 model-engine-file=../{A.engine_file(precision)}

@@ -103,6 +103,22 @@ def test_build_all_trt10_precision_flags_profile_and_cache(deploy, monkeypatch) 
     assert data["model.int8.engine"]["onnx_sha256"] == json.loads((deploy / A.SIDECAR).read_text())["sha256"]["model.int8.trt.onnx"]
 
 
+def test_tensorrt_8_is_refused_in_one_line_before_anything_builds(deploy, monkeypatch) -> None:
+    """JetPack 6.0's TensorRT 8.6: the Python builder and runner refuse it as build_engine.sh and doctor do
+    (engines need TensorRT 10 or 11), and export --engine skips its engines with that reason."""
+    from levil_edge.export.tensorrt import build_all
+    from levil_edge.runtime import tensorrt as trt_run
+
+    trt, _ = S.install(monkeypatch, S.TRT_10_3)
+    monkeypatch.setattr(trt, "__version__", "8.6.2.3")
+    with pytest.raises(EngineError, match=r"TensorRT 8\.6\.2\.3 is too old.*JetPack 6\.1 or later") as err:
+        build_all(deploy, int8=True, max_batch=4, dynamic=True, workspace_gb=1.0)
+    assert len(str(err.value).splitlines()) == 1 and trt.calls == []
+    assert trt_run.unusable_reason() == str(err.value)
+    monkeypatch.setattr(trt, "__version__", S.TRT_10_3)
+    assert trt_run.unusable_reason() is None
+
+
 def test_build_all_trt11_has_no_precision_flags(deploy, monkeypatch) -> None:
     from levil_edge.export.tensorrt import build_all, build_engine
 

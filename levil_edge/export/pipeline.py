@@ -162,8 +162,9 @@ def _build_engines(folder: Path, out: Path, o: ExportOptions, result: dict) -> l
     from levil_edge.export import tensorrt as trt_build
     from levil_edge.runtime import tensorrt as trt_run
 
-    if not trt_run.available():
-        return [{"precision": "-", "skipped": f"tensorrt not importable here ({trt_run.import_error()}): run build_engine.sh on the device"}]
+    reason = trt_run.unusable_reason()
+    if reason:
+        return [{"precision": "-", "skipped": f"{reason}; or run build_engine.sh on the device"}]
     engines = trt_build.build_all(folder, o.int8, o.max_batch or 1, o.max_batch is not None, o.workspace_gb)
     for e in engines:
         if e.get("path"):

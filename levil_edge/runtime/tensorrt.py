@@ -45,14 +45,24 @@ def import_error() -> str:
     return _IMPORT_ERROR or "ok"
 
 
-def require_trt():
+def unusable_reason() -> str | None:
+    """Why TensorRT cannot build or run levil-edge engines here (not importable, or older than 10), else None."""
+    from levil_edge.system import INSTALL, MIN_TRT_MAJOR
+
     trt = _trt()
     if trt is None:
-        raise EngineError(
-            f"TensorRT is not importable here ({_IMPORT_ERROR}): on a Jetson use the system TensorRT "
-            "(a venv made with --system-site-packages), elsewhere pip install 'levil-edge[trt]'"
-        )
-    return trt
+        return (f"TensorRT is not importable here ({_IMPORT_ERROR}): on a Jetson use the system TensorRT "
+                "(a venv made with --system-site-packages), elsewhere pip install 'levil-edge[trt]'")
+    if trt_major(trt) < MIN_TRT_MAJOR:
+        return INSTALL["tensorrt_version"].format(version=trt.__version__)
+    return None
+
+
+def require_trt():
+    reason = unusable_reason()
+    if reason:
+        raise EngineError(reason)
+    return _trt()
 
 
 def trt_major(trt) -> int:

@@ -276,6 +276,29 @@ def test_staging_swap_keeps_user_files_and_restores_after_a_crash(tmp_path) -> N
     assert (out / "model.onnx").read_text() == "v2"
 
 
+def test_a_staging_folder_is_live_only_while_its_export_holds_the_lock(tmp_path) -> None:
+    """A leftover whose pid now belongs to another live process (pid reuse) is removed; a staging folder
+    that a live export holds (flock) makes the next export into the same folder stop with one line."""
+    from levil_edge.export.staging import DeployStage, clean_stale
+
+    out = tmp_path / "deploy"
+    leftover = tmp_path / f".deploy.staging-{os.getppid()}"  # that pid is alive, but holds no lock
+    (leftover / ".work").mkdir(parents=True)
+    assert clean_stale(out) == [f"removed {leftover.name}"] and not leftover.exists()
+    leftover.mkdir()
+    hold = "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)"
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(leftover)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(UsageError, match=rf"another export \(pid {os.getppid()}\) is writing"), DeployStage(out):
+            pass
+        assert leftover.is_dir()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert clean_stale(out) == [f"removed {leftover.name}"]  # the lock ended with its process
+
+
 def test_out_must_be_a_folder_export_owns(tmp_path) -> None:
     from levil_edge.export.staging import DeployStage
 

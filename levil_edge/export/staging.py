@@ -4,7 +4,9 @@
 work too, in ``.work/``), and only when every file is there replaces ``deploy/NAME`` with it. An
 export killed halfway therefore leaves the previous folder intact, never a new model.onnx beside the
 old INT8 files and model.json, and leaks nothing into the system temp dir. The next export removes
-the staging folders of processes that are gone (and restores a previous folder a crash left renamed).
+the staging folders of exports that are gone (and restores a previous folder a crash left renamed).
+An export holds a lock (``flock``) on its staging folder until it ends: the kernel releases it when
+the process dies, so a leftover is told from a live export even when its pid was reused.
 
 Files in an old deploy folder that export does not make (notes, a video) are carried over."""
 
@@ -34,6 +36,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _lock(path: Path) -> int | None:
+    """Hold an exclusive lock on the folder ``path`` (an open fd; closing it releases the lock)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the pid alone tells a live export
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _held(path: Path) -> bool:
+    """True while a live export holds ``path``'s lock (a folder that is gone is held by nobody)."""
+    try:
+        import fcntl
+    except ImportError:
+        pid = _pid_of(path)
+        return pid is not None and _alive(pid)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock we may just have taken
+    return False
+
+
 def _pid_of(path: Path) -> int | None:
     tail = path.name.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else None
@@ -52,12 +85,12 @@ def clean_stale(out: Path) -> list[str]:
     done = []
     for p in sorted(out.parent.glob(f".{out.name}.staging-*")) + sorted(out.parent.glob(f".{out.name}.old-*")):
         pid = _pid_of(p)
-        if pid is None:
+        if pid is None or pid == os.getpid():
             continue
-        if _alive(pid):
-            if pid != os.getpid():
-                raise UsageError(f"another export (pid {pid}) is writing {out}: wait for it or pass another --out")
-            continue
+        # A live export holds its staging folder's lock; mid-swap, that folder is already ``out``.
+        staging = out.parent / f".{out.name}.staging-{pid}"
+        if _held(staging) or (".old-" in p.name and _held(out)):
+            raise UsageError(f"another export (pid {pid}) is writing {out}: wait for it or pass another --out")
         if ".old-" in p.name and not out.exists():
             os.replace(p, out)
             done.append(f"restored {out} from {p.name}")
@@ -103,11 +136,13 @@ class DeployStage:
         self.work = self.path / WORK
         self.cleaned: list[str] = []
         self._tempdir = None
+        self._lock_fd: int | None = None
 
     def __enter__(self) -> "DeployStage":
         self.cleaned = clean_stale(self.out)
         shutil.rmtree(self.path, ignore_errors=True)
         self.work.mkdir(parents=True)
+        self._lock_fd = _lock(self.path)  # held through the swap (the fd follows the renamed folder)
         self._tempdir, tempfile.tempdir = tempfile.tempdir, str(self.work)
         return self
 
@@ -115,6 +150,9 @@ class DeployStage:
         tempfile.tempdir = self._tempdir
         if self.path.exists():  # not committed: an error or an interrupt
             shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         return False
 
     def commit(self) -> list[str]:

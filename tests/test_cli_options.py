@@ -133,19 +133,27 @@ def test_old_spellings_give_the_same_options(files, train_stub, capsys):
     assert "given twice" in capsys.readouterr().err
 
 
-def test_adapt_old_spelling_and_config(tmp_path, monkeypatch):
+class _Stop(Exception):
+    pass
+
+
+@pytest.fixture()
+def adapt_calls(monkeypatch):
+    """adapt's library call replaced by one that records its arguments and stops the command."""
     import levil_edge.adapt.train as adapt_train
 
     calls = []
-
-    class _Stop(Exception):
-        pass
 
     def fake(teacher, videos, out, cfg, val=None, device="auto", root=None):
         calls.append((teacher, videos, str(out), cfg, val, device, root))
         raise _Stop
 
     monkeypatch.setattr(adapt_train, "adapt", fake)
+    return calls
+
+
+def test_adapt_old_spelling_and_config(tmp_path, adapt_calls):
+    calls = adapt_calls
     with pytest.raises(_Stop):
         run(["adapt", "--teacher", "t", "--videos", "v/", "--out", "a", "--epochs", "2"])
     with pytest.raises(_Stop):
@@ -159,25 +167,16 @@ def test_adapt_old_spelling_and_config(tmp_path, monkeypatch):
     assert calls[-1][:3] == ("t", "v/", "a") and (c.epochs, c.num_workers, c.temperature, c.betas) == (2, 1, 0.05, (0.8, 0.9))
 
 
-def test_adapt_config_json_replays_the_run(tmp_path, monkeypatch):
+def test_adapt_config_json_replays_the_run(tmp_path, adapt_calls):
     """adapt writes config.json beside the adapter; --config replays it into the same AdaptConfig and run arguments."""
     import levil_edge.adapt.train as adapt_train
 
-    seen = []
-
-    class _Stop(Exception):
-        pass
-
-    def fake(teacher, videos, out, cfg, val=None, device="auto", root=None):
-        seen.append((teacher, videos, str(out), cfg, val, device, root))
-        raise _Stop
-
+    seen = adapt_calls
     cfg = adapt_train.AdaptConfig(epochs=3, batch_size=8, lr=0.03, temperature=0.05, betas=(0.8, 0.9), num_workers=1,
                                   crop_scale=(0.4, 1.0), decoder="pyav", seed=7)
     run_dir = tmp_path / "a"
     run_dir.mkdir()
     adapt_train._write_run_config(run_dir, "t", "v/", "w/", "cpu", "root/", cfg)
-    monkeypatch.setattr(adapt_train, "adapt", fake)
     with pytest.raises(_Stop):
         run(["adapt", "--config", str(run_dir / "config.json")])
     assert seen[-1] == ("t", "v/", str(run_dir), cfg, "w/", "cpu", "root/")

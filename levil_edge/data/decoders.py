@@ -440,7 +440,7 @@ class PyAVDecoder(VideoDecoder):
                     _collect_by_pts(packets, index, group, stream, out_hw, got)
                 else:
                     for k, frame in _count_frames(packets, index, int(index.key_frames[landed]), stream):
-                        if k in group and k not in got:
+                        if k in group and k not in got and not _concealed(frame):
                             got[k] = _to_rgb(frame, out_hw)
                         if k >= group[-1]:
                             break
@@ -571,7 +571,8 @@ def _collect_by_pts(packets, index: FrameIndex, group: list[int], stream, out_hw
             if k is None:
                 raise _Inexact(f"a decoded frame has a timestamp ({frame.pts}) no packet had")
             if k in todo:
-                got[k] = _to_rgb(frame, out_hw)
+                if not _concealed(frame):
+                    got[k] = _to_rgb(frame, out_hw)
                 todo.remove(k)
             if k >= group[-1]:
                 return
@@ -597,6 +598,13 @@ def _first_frame_by_decoding(container, stream, path: str):
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"{path}: no frame decodes ({_short(exc)}); the codec may be unsupported") from exc
     raise DecodeError(f"{path}: no frame decodes; the file is empty or corrupt")
+
+
+def _concealed(frame) -> bool:
+    """A frame FFmpeg marks corrupt (data missing, e.g. the packet a truncated file cuts): its pixels
+    come from error concealment, which depends on everything decoded before it, so after a seek it
+    differs from what a decode from the start shows. Such frames are left to ``_read_sequential``."""
+    return bool(getattr(frame, "is_corrupt", False))
 
 
 def _to_rgb(frame, out_hw: tuple[int, int]) -> np.ndarray:

@@ -233,7 +233,8 @@ def _vop_starts(data: bytes) -> list[int]:
 
 
 def mpeg4_pictures(scan: PacketScan) -> list[tuple[int, str, bool]] | None:
-    """``(packet, type, coded)`` for every VOP in decode order, ``type`` in "IPBS"; None when the
+    """``(packet, type, coded)`` for every VOP in decode order, ``type`` in "IPBS" ("N": a VOP cut
+    before its type, never coded); None when the
     VOL header (needed to find the ``vop_coded`` bit) does not parse."""
     bits = _vop_time_bits(scan.extradata) or _vop_time_bits(scan.headers)
     if bits is None:
@@ -244,6 +245,9 @@ def mpeg4_pictures(scan: PacketScan) -> list[tuple[int, str, bool]] | None:
             coded = _vop_coded(vop, bits)
             if coded is None:
                 return None
+            if len(vop) < 5:  # a start code the cut left without its type: nothing decodes from it
+                out.append((j, "N", False))
+                continue
             out.append((j, "IPBS"[vop[4] >> 6], coded))
     return out
 

@@ -65,3 +65,32 @@ def test_artifacts_and_runtime_import_without_torch_or_onnx() -> None:
                           env={**os.environ, "PYTHONPATH": str(PKG.parent)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_cli_starts_without_torch() -> None:
+    """A Jetson installs the CLI without torch: every command's --help (the CLI imports all command
+    modules, and the training ones read their defaults from the options dataclasses) works there."""
+    code = textwrap.dedent(
+        """
+        import importlib.abc, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "onnx", "onnxscript", "transformers"):
+                    raise ImportError(name + " is blocked")
+
+        sys.meta_path.insert(0, Block())
+        from levil_edge.cli.app import run
+        for cmd in (["predict"], ["bench"], ["distill"], ["finetune"], ["adapt"], ["export"], ["cache", "fill"]):
+            try:
+                rc = run([*cmd, "--help"])
+            except SystemExit as exc:
+                rc = exc.code
+            assert rc in (0, None), cmd
+        print("torch" in sys.modules)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(PKG.parent), "COLUMNS": "120"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "False"

@@ -17,6 +17,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: the pid alone tells a live export
+    fcntl = None
+
 from levil_edge import artifacts as A
 from levil_edge.errors import UsageError
 from levil_edge.utils.io import current_umask, ensure_writable
@@ -38,9 +43,7 @@ def _alive(pid: int) -> bool:
 
 def _lock(path: Path) -> int | None:
     """Hold an exclusive lock on the folder ``path`` (an open fd; closing it releases the lock)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the pid alone tells a live export
+    if fcntl is None:
         return None
     fd = os.open(path, os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -49,9 +52,7 @@ def _lock(path: Path) -> int | None:
 
 def _held(path: Path) -> bool:
     """True while a live export holds ``path``'s lock (a folder that is gone is held by nobody)."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         pid = _pid_of(path)
         return pid is not None and _alive(pid)
     try:

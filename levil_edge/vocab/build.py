@@ -145,14 +145,18 @@ def smallest_max_df(df: int, n: int) -> float:
     return -(-df * 100 // n) / 100  # ceil(100 * df / n) in integers: no float error
 
 
+def _not_stopped(key: str, cand: _Candidate, stop: set[str]) -> bool:
+    """The stop-list filter: a pair goes when its verb or its object is a stop term ("show person")."""
+    return key not in stop and not any(p in stop for p in cand.parts)
+
+
 def _apply_filters(cands: dict[str, _Candidate], n: int, min_df: int, max_df: float,
                    stop: set[str]) -> tuple[dict[str, _Candidate], dict[str, int], str | None]:
     """Run the filters in order; return (kept, removed per filter, first filter that emptied it)."""
     steps = (
         ("min_df", lambda k, c: len(c.docs) >= min_df),
         ("max_df", lambda k, c: max_df_keeps(len(c.docs), max_df, n)),
-        # a pair goes when its verb or its object is a stop term ("show person")
-        ("stoplist", lambda k, c: k not in stop and not any(p in stop for p in c.parts)),
+        ("stoplist", lambda k, c: _not_stopped(k, c, stop)),
     )
     removed, emptied_by = {}, None
     kept = cands
@@ -184,8 +188,7 @@ def _max_df_message(cands: dict[str, _Candidate], n: int, min_df: int, max_df: f
     --max-df keeps them (small caption sets: with 30 captions, 0.25 means "in at most 7")."""
     head = (f"the vocabulary is empty: --max-df {max_df} keeps labels in at most {max_df_count(max_df, n)} of {n} "
             "captions")
-    left = [len(c.docs) for k, c in cands.items()
-            if len(c.docs) >= min_df and k not in stop and not any(p in stop for p in c.parts)]
+    left = [len(c.docs) for k, c in cands.items() if len(c.docs) >= min_df and _not_stopped(k, c, stop)]
     if not left:
         return head + ", and the stop list removes every label it would keep; pass a shorter --stoplist"
     lo, hi = min(left), max(left)

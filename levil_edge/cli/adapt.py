@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from levil_edge.adapt.adapt_options import AdaptConfig  # torch-free
 from levil_edge.cli.common import console, kv_table, print_json
 from levil_edge.cli.options import (
     ConfigOpt,
@@ -20,7 +21,6 @@ from levil_edge.cli.options import (
     UnlabeledDataOpt,
     VideosAliasOpt,
 )
-from levil_edge.adapt.adapt_options import AdaptConfig  # torch-free
 from levil_edge.cli.params import command_values, field_defaults, merge_data, on_command_line
 from levil_edge.errors import UsageError
 

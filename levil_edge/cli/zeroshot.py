@@ -19,15 +19,14 @@ from levil_edge.cli.options import (
     JsonOpt,
     LabelsOpt,
     RootOpt,
+    TauOpt,
     TeacherBatchOpt,
     TeacherFramesOpt,
     TeacherOpt,
     TemplateOpt,
-    TauOpt,
     TrustRemoteCodeOpt,
 )
 from levil_edge.config import DEFAULT_TAU
-
 
 
 def zeroshot(

@@ -86,8 +86,8 @@ def run_zeroshot(
     """Zero-shot top-1/top-5/per-class accuracy of ``teacher`` on the labelled dataset ``data``
     (``template``: default ``TARGET_CLASS_TEMPLATE``); ``out``: also write the result there."""
     from levil_edge.data.specs import load_spec
-    from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE
     from levil_edge.teachers.formula import check_tau
+    from levil_edge.teachers.prompts import TARGET_CLASS_TEMPLATE
     from levil_edge.teachers.zeroshot import zeroshot_eval
     from levil_edge.utils.io import atomic_write_json, ensure_writable
 

@@ -46,23 +46,31 @@ def test_runtime_imports_only_the_low_layers() -> None:
     assert not _third_party(PKG / "artifacts.py") & {"torch", "onnx", "numpy"}
 
 
+# Prepended to the code a subprocess runs: importing torch, onnx or transformers fails there.
+BLOCK_HEAVY = """
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "onnx", "onnxscript", "transformers"):
+            raise ImportError(name + " is blocked")
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+def _run_without_heavy_imports(body: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCK_HEAVY + textwrap.dedent(body)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(PKG.parent), **env})
+
+
 def test_artifacts_and_runtime_import_without_torch_or_onnx() -> None:
-    code = textwrap.dedent(
+    proc = _run_without_heavy_imports(
         """
-        import importlib.abc, sys
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("torch", "onnx", "onnxscript", "transformers"):
-                    raise ImportError(name + " is blocked")
-
-        sys.meta_path.insert(0, Block())
         import levil_edge.artifacts, levil_edge.runtime, levil_edge.runtime.tensorrt, levil_edge.runtime.cudart
         print(sorted(m for m in sys.modules if m.startswith("levil_edge.export") or m.startswith("levil_edge.train")))
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(PKG.parent)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
 
@@ -70,16 +78,8 @@ def test_artifacts_and_runtime_import_without_torch_or_onnx() -> None:
 def test_the_cli_starts_without_torch() -> None:
     """A Jetson installs the CLI without torch: every command's --help (the CLI imports all command
     modules, and the training ones read their defaults from the options dataclasses) works there."""
-    code = textwrap.dedent(
+    proc = _run_without_heavy_imports(
         """
-        import importlib.abc, sys
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("torch", "onnx", "onnxscript", "transformers"):
-                    raise ImportError(name + " is blocked")
-
-        sys.meta_path.insert(0, Block())
         from levil_edge.cli.app import run
         for cmd in (["predict"], ["bench"], ["distill"], ["finetune"], ["adapt"], ["export"], ["cache", "fill"]):
             try:
@@ -88,9 +88,8 @@ def test_the_cli_starts_without_torch() -> None:
                 rc = exc.code
             assert rc in (0, None), cmd
         print("torch" in sys.modules)
-        """
+        """,
+        COLUMNS="120",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(PKG.parent), "COLUMNS": "120"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "False"
